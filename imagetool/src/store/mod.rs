@@ -637,6 +637,11 @@ impl Ingest {
         self.written
     }
 
+    /// The blob's declared size.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// Throw away what was written (e.g. the server ignored our Range).
     pub fn reset(&mut self) -> Result<(), StoreError> {
         self.file.set_len(0).map_err(at(&self.path))?;
