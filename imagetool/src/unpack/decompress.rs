@@ -1,0 +1,302 @@
+//! Layer media types, and the verified decompression stream.
+//!
+//! The compressed blob is hashed (digest + size) and the decompressed tar is
+//! hashed (`diff_id`) in one pass, on a helper thread, while the tar is being
+//! applied on the caller's thread. Both checks happen at EOF; the applier
+//! drains the stream to the end so a layer is never accepted unverified.
+
+use std::io::{self, Read};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use oci_spec::image::{Digest, MediaType};
+use sha2::{Digest as _, Sha256};
+
+/// How a layer blob is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("unsupported layer media type {0:?}")]
+    UnsupportedMediaType(String),
+    #[error("unsupported digest algorithm in {0} (only sha256)")]
+    UnsupportedDigest(String),
+    #[error("layer blob size mismatch: descriptor says {expected} bytes, read {actual}")]
+    Size { expected: u64, actual: u64 },
+    #[error("layer blob digest mismatch: expected {expected}, got sha256:{actual}")]
+    Digest { expected: String, actual: String },
+    #[error(
+        "layer diff_id mismatch: image config says {expected}, uncompressed tar is sha256:{actual}"
+    )]
+    DiffId { expected: String, actual: String },
+    #[error("reading or decompressing layer: {0}")]
+    Io(#[from] io::Error),
+    #[error("layer apply stopped before the end of the stream")]
+    Aborted,
+}
+
+/// Map a layer media type (OCI or Docker) to its compression.
+pub fn compression_for(media_type: &MediaType) -> Result<Compression, StreamError> {
+    use MediaType::*;
+    Ok(match media_type {
+        ImageLayer | ImageLayerNonDistributable => Compression::None,
+        ImageLayerGzip | ImageLayerNonDistributableGzip => Compression::Gzip,
+        ImageLayerZstd | ImageLayerNonDistributableZstd => Compression::Zstd,
+        Other(s) => match s.as_str() {
+            "application/vnd.docker.image.rootfs.diff.tar" => Compression::None,
+            "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip" => Compression::Gzip,
+            "application/vnd.docker.image.rootfs.diff.tar.zstd" => Compression::Zstd,
+            _ => return Err(StreamError::UnsupportedMediaType(s.clone())),
+        },
+        other => return Err(StreamError::UnsupportedMediaType(other.to_string())),
+    })
+}
+
+/// What to check the stream against. `None` skips that check (tests, `--no-verify`
+/// is not offered on the CLI).
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    pub digest: Option<Digest>,
+    pub size: Option<u64>,
+    pub diff_id: Option<Digest>,
+}
+
+fn sha256_hex_of(d: &Digest) -> Result<&str, StreamError> {
+    if d.algorithm().as_ref() != "sha256" {
+        return Err(StreamError::UnsupportedDigest(d.to_string()));
+    }
+    Ok(d.digest())
+}
+
+/// Counts and hashes what passes through.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+const CHUNK: usize = 1 << 20;
+
+/// The decompressed tar stream: a `Read` fed by the helper thread. Call
+/// [`VerifiedStream::finish`] after the tar ended to drain and verify.
+pub struct VerifiedStream {
+    rx: Receiver<io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    done: bool,
+    worker: Option<JoinHandle<Result<(), StreamError>>>,
+}
+
+impl VerifiedStream {
+    /// Start decompressing and verifying `blob` on a helper thread.
+    pub fn spawn<R: Read + Send + 'static>(
+        blob: R,
+        compression: Compression,
+        expect: Expect,
+    ) -> Result<Self, StreamError> {
+        // Check the digests are ones we can verify before starting anything.
+        if let Some(d) = &expect.digest {
+            sha256_hex_of(d)?;
+        }
+        if let Some(d) = &expect.diff_id {
+            sha256_hex_of(d)?;
+        }
+        // A few chunks in flight: enough to overlap I/O, little memory.
+        let (tx, rx) = sync_channel(4);
+        let worker = std::thread::Builder::new()
+            .name("oximg-decompress".into())
+            .spawn(move || produce(blob, compression, expect, tx))
+            .map_err(StreamError::Io)?;
+        Ok(VerifiedStream {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+            done: false,
+            worker: Some(worker),
+        })
+    }
+
+    /// Read to the end (tar padding, trailing zero blocks) and wait for the
+    /// digest, size and diff_id checks.
+    pub fn finish(mut self) -> Result<(), StreamError> {
+        let drained = io::copy(&mut self, &mut io::sink());
+        // The producer's verdict first: it explains a failed read.
+        self.join()?;
+        drained?;
+        Ok(())
+    }
+
+    /// Give up early; returns the producer's own error if it had one (a
+    /// corrupt or truncated blob), which is the real cause of the failure.
+    pub fn abort(mut self) -> Option<StreamError> {
+        let (_, dead) = sync_channel(0);
+        self.rx = dead;
+        match self.join() {
+            Ok(()) | Err(StreamError::Aborted) => None,
+            Err(e) => Some(e),
+        }
+    }
+
+    fn join(&mut self) -> Result<(), StreamError> {
+        match self.worker.take() {
+            Some(h) => h.join().unwrap_or_else(|_| {
+                Err(StreamError::Io(io::Error::other(
+                    "decompression thread panicked",
+                )))
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for VerifiedStream {
+    fn drop(&mut self) {
+        // Abandoned early (an apply error): dropping the receiver makes the
+        // producer's next send fail, so the thread ends; then reap it.
+        let (_, dead) = sync_channel(0);
+        self.rx = dead;
+        let _ = self.join();
+    }
+}
+
+impl Read for VerifiedStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.cur = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    // The producer finished: end of stream. Its verdict is
+                    // collected by `finish`.
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn produce<R: Read>(
+    blob: R,
+    compression: Compression,
+    expect: Expect,
+    tx: SyncSender<io::Result<Vec<u8>>>,
+) -> Result<(), StreamError> {
+    let mut outer = Hashing {
+        inner: io::BufReader::with_capacity(CHUNK, blob),
+        hasher: Sha256::new(),
+        count: 0,
+    };
+    let res = (|| -> Result<(Sha256, u64), StreamError> {
+        let plain: Box<dyn Read + '_> = match compression {
+            Compression::None => Box::new(&mut outer),
+            // Multi-member: concatenated gzip streams are valid layers.
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
+                io::BufReader::with_capacity(CHUNK, &mut outer),
+            )),
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(&mut outer)?),
+        };
+        let mut inner = Hashing {
+            inner: plain,
+            hasher: Sha256::new(),
+            count: 0,
+        };
+        loop {
+            let mut chunk = vec![0u8; CHUNK];
+            let mut filled = 0;
+            // Fill whole chunks: fewer channel round trips.
+            while filled < CHUNK {
+                let n = match inner.read(&mut chunk[filled..]) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(StreamError::Io(e)),
+                };
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            if filled == 0 {
+                break;
+            }
+            chunk.truncate(filled);
+            if tx.send(Ok(chunk)).is_err() {
+                // The consumer gave up; nothing to verify for anyone.
+                return Err(StreamError::Aborted);
+            }
+        }
+        Ok((inner.hasher, inner.count))
+    })();
+    let (diff_hasher, _) = match res {
+        Ok(v) => v,
+        Err(e) => {
+            let msg = e.to_string();
+            let _ = tx.send(Err(io::Error::other(msg)));
+            return Err(e);
+        }
+    };
+    // Anything after the end of the compressed stream still counts for the
+    // blob digest and size.
+    io::copy(&mut outer, &mut io::sink())?;
+    if let Some(size) = expect.size {
+        if outer.count != size {
+            return Err(StreamError::Size {
+                expected: size,
+                actual: outer.count,
+            });
+        }
+    }
+    if let Some(d) = &expect.digest {
+        let actual = hex::encode(outer.hasher.finalize());
+        if actual != sha256_hex_of(d)? {
+            return Err(StreamError::Digest {
+                expected: d.to_string(),
+                actual,
+            });
+        }
+    }
+    if let Some(d) = &expect.diff_id {
+        let actual = hex::encode(diff_hasher.finalize());
+        if actual != sha256_hex_of(d)? {
+            return Err(StreamError::DiffId {
+                expected: d.to_string(),
+                actual,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// sha256 of some bytes as an OCI digest (for tests and the cache).
+pub fn sha256_digest(bytes: &[u8]) -> Digest {
+    let s = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+    s.parse().expect("valid digest")
+}
