@@ -1,3 +1,149 @@
+//! The command line, runc's flag for flag. One file per verb: parse, call
+//! the library, map the result to an exit code. No logic here.
+
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "oxrun",
+    version,
+    about = "An OCI runtime with runc's command line"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// Root directory for container state.
+    #[arg(long, global = true)]
+    pub root: Option<PathBuf>,
+    /// Log file (errors are always written there too).
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long = "log-format", global = true, default_value = "text")]
+    pub log_format: String,
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use systemd for cgroups (needs a running systemd).
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto (accepted as runc does).
+    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+}
+
+impl Global {
+    /// `--root`, else /run/oxrun as root (also when XDG_RUNTIME_DIR is set but
+    /// empty, as podman runs us), else $XDG_RUNTIME_DIR/oxrun.
+    pub fn root(&self) -> PathBuf {
+        if let Some(r) = &self.root {
+            return r.clone();
+        }
+        if !nix::unistd::geteuid().is_root() {
+            if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty()) {
+                return PathBuf::from(x).join("oxrun");
+            }
+        }
+        PathBuf::from("/run/oxrun")
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a new specification file (config.json).
+    Spec(spec::Args),
+    /// Create a container (it waits for `start`).
+    Create(create::CreateArgs),
+    /// Start a created container.
+    Start(start::Args),
+    /// Create and start a container, and wait for it unless --detach.
+    Run(run::Args),
+    /// Print the state of a container.
+    State(state::Args),
+    /// Send a signal to a container's init (or all its processes).
+    Kill(kill::Args),
+    /// Delete a container and what the runtime holds for it.
+    Delete(delete::Args),
+    /// List containers.
+    List(list::Args),
+}
+
 pub fn main() -> i32 {
-    0
+    let cli = Cli::parse();
+    let format = if cli.global.log_format == "json" {
+        crate::log::Format::Json
+    } else {
+        crate::log::Format::Text
+    };
+    crate::log::init(cli.global.log.clone(), format, cli.global.debug);
+    let g = &cli.global;
+    let res = match cli.command {
+        Command::Spec(a) => spec::run(a),
+        Command::Create(a) => create::run(a, g),
+        Command::Start(a) => start::run(a, g),
+        Command::Run(a) => run::run(a, g),
+        Command::State(a) => state::run(a, g),
+        Command::Kill(a) => kill::run(a, g),
+        Command::Delete(a) => delete::run(a, g),
+        Command::List(a) => list::run(a, g),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            crate::log::error(&format!("{e:#}"));
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every call from CLIENT-CONTRACT.md parses, in both flag forms.
+    #[test]
+    fn manager_argv_parses() {
+        let calls: &[&str] = &[
+            "oxrun --root /r/ns --log /b/log.json --log-format json create --bundle /b --pid-file /b/init.pid c1",
+            "oxrun --root /r/ns --log /b/log.json --log-format json create --bundle /b --pid-file /b/init.pid --console-socket /tmp/pty1/pty.sock c1",
+            "oxrun --log-format=json --log /x/oci-log create --bundle /x/userdata --pid-file /x/pidfile c1",
+            "oxrun --root /r start c1",
+            "oxrun --root /r kill c1 15",
+            "oxrun --root /r kill --all c1 9",
+            "oxrun --root /r kill c1 SIGKILL",
+            "oxrun --root /r delete c1",
+            "oxrun --root /r delete --force c1",
+            "oxrun delete --force c1",
+            "oxrun state c1",
+            "oxrun list --format json",
+            "oxrun list -q",
+            "oxrun --rootless true --systemd-cgroup --debug run -d --bundle=/b c1",
+            "oxrun create --no-pivot --no-new-keyring --preserve-fds 2 -b /b c1",
+            "oxrun spec --rootless --bundle /b",
+        ];
+        for c in calls {
+            Cli::try_parse_from(c.split(' ')).unwrap_or_else(|e| panic!("{c}: {e}"));
+        }
+    }
 }

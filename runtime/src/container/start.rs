@@ -1,0 +1,74 @@
+//! `start`: release init from the exec fifo, then run poststart hooks.
+
+use super::state::{hook_state, Status};
+use super::{io_err, Container, ContainerError};
+use crate::hooks;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+
+pub fn start(c: &Container) -> Result<(), ContainerError> {
+    match c.status() {
+        Status::Created => {}
+        Status::Stopped => {
+            return Err(ContainerError::WrongState(
+                "cannot start a container that has stopped".into(),
+            ))
+        }
+        Status::Running | Status::Paused => {
+            return Err(ContainerError::WrongState(
+                "cannot start an already running container".into(),
+            ))
+        }
+        Status::Creating => {
+            return Err(ContainerError::WrongState(
+                "cannot start a container that is being created".into(),
+            ))
+        }
+    }
+    if c.state.config.process().is_none() {
+        return Err(ContainerError::WrongState(
+            "cannot start a container without a process (config.json has no \"process\")".into(),
+        ));
+    }
+    let fifo = c.fifo_path();
+    // Non-blocking: with no reader (init died) this fails at once with ENXIO
+    // instead of hanging.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ENXIO) => {
+                ContainerError::WrongState("cannot start a container that has stopped".into())
+            }
+            _ => io_err("opening exec fifo")(e),
+        })?;
+    f.write_all(b"0").map_err(io_err("writing exec fifo"))?;
+    drop(f);
+    std::fs::remove_file(&fifo).map_err(io_err("removing exec fifo"))?;
+
+    if let Some(h) = c
+        .state
+        .config
+        .hooks()
+        .as_ref()
+        .and_then(|h| h.poststart().clone())
+    {
+        let st = hook_state(
+            &c.state.config,
+            &c.state.id,
+            "running",
+            c.state.pid,
+            &c.state.bundle,
+        );
+        if let Err(e) = hooks::run("poststart", &h, &st) {
+            // As runc: a failed poststart hook takes the container down.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.state.pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,424 @@
+//! The container side: stage 1 (namespaces) and init (rootfs, process, exec).
+//! Both run in forked children; they report failures over the sync channel
+//! and leave with `_exit`, never returning into the runtime's code.
+
+use super::channel::{Channel, Msg};
+use super::console;
+use super::Launch;
+use crate::container::state::hook_state;
+use crate::namespaces::{self, Plan};
+use crate::rootfs::{new_ns, Rootfs};
+use crate::{caps, hooks, rlimits, sched, seccomp, sys};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+
+fn fail(chan: &Channel, msg: String) -> ! {
+    let _ = chan.send(&Msg::Error(msg));
+    unsafe { libc::_exit(1) }
+}
+
+fn expect(chan: &Channel, want: &str) -> Result<Msg, String> {
+    match chan.recv() {
+        Ok(Some(m)) => Ok(m),
+        Ok(None) => Err(format!("runtime went away while waiting for {want}")),
+        Err(e) => Err(format!("sync socket: {e}")),
+    }
+}
+
+/// Stage 1: joins and creates namespaces, then clones init into them.
+pub fn stage1(l: &Launch, plan: &Plan, chan: Channel) -> ! {
+    let r = (|| -> Result<(), String> {
+        plan.join_all().map_err(|e| e.to_string())?;
+        if plan.new_user {
+            nix::sched::unshare(CloneFlags::CLONE_NEWUSER)
+                .map_err(|e| format!("creating user namespace: {e}"))?;
+        }
+        chan.send(&Msg::Stage1Ready).map_err(|e| e.to_string())?;
+        match expect(&chan, "id maps")? {
+            Msg::Ack => {}
+            Msg::Error(e) => return Err(e),
+            m => return Err(format!("unexpected {m:?}")),
+        }
+        if plan.new_user {
+            // Become the namespace's root (the mapped uid 0) for the setup.
+            nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+                .map_err(|e| format!("setresgid(0) in user namespace: {e}"))?;
+            nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+                .map_err(|e| format!("setresuid(0) in user namespace: {e}"))?;
+        }
+        plan.unshare_rest().map_err(|e| e.to_string())?;
+        if new_ns(l.spec, LinuxNamespaceType::Time) {
+            namespaces::write_time_offsets(l.spec).map_err(|e| e.to_string())?;
+        }
+        // SAFETY: single-threaded child.
+        let pid = unsafe { sys::clone_fork(libc::CLONE_PARENT as libc::c_ulong) }
+            .map_err(|e| format!("clone: {e}"))?;
+        if pid == 0 {
+            init(l, plan, chan_dup(&chan));
+        }
+        chan.send(&Msg::InitPid(pid)).map_err(|e| e.to_string())?;
+        Ok(())
+    })();
+    match r {
+        Ok(()) => unsafe { libc::_exit(0) },
+        Err(e) => fail(&chan, e),
+    }
+}
+
+/// The same socket, for init: both stages hold it; stage 1 exits at once.
+fn chan_dup(c: &Channel) -> Channel {
+    Channel(
+        c.0.try_clone()
+            .unwrap_or_else(|_| unsafe { libc::_exit(1) }),
+    )
+}
+
+fn init(l: &Launch, plan: &Plan, chan: Channel) -> ! {
+    match init_inner(l, plan, &chan) {
+        Ok(never) => match never {},
+        Err(e) => fail(&chan, e),
+    }
+}
+
+enum Never {}
+
+fn reset_signals() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for s in Signal::iterator() {
+        if s != Signal::SIGKILL && s != Signal::SIGSTOP {
+            let _ = unsafe { sigaction(s, &dfl) };
+        }
+    }
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::empty()),
+        None,
+    );
+}
+
+fn init_inner(l: &Launch, plan: &Plan, chan: &Channel) -> Result<Never, String> {
+    // Rust ignores SIGPIPE and the caller may have blocked signals: the
+    // container's process must start with defaults.
+    reset_signals();
+    // Nothing of the runtime's, nor of its caller's (conmon leaves fds 3-5),
+    // reaches the container's process, except what --preserve-fds keeps.
+    sys::cloexec_from(3 + l.preserve_fds).map_err(|e| format!("close_range: {e}"))?;
+    let host_pid = match expect(chan, "go")? {
+        Msg::Go { host_pid } => host_pid,
+        m => return Err(format!("unexpected {m:?}")),
+    };
+    nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+    let spec = l.spec;
+    let rootfs = Rootfs {
+        spec,
+        rootfs: l.rootfs,
+        bundle: l.bundle,
+        userns: plan.new_user
+            || plan
+                .join
+                .iter()
+                .any(|(t, _, _)| *t == LinuxNamespaceType::User),
+        cgroupns: new_ns(spec, LinuxNamespaceType::Cgroup),
+    };
+    rootfs.prepare().map_err(|e| e.to_string())?;
+
+    chan.send(&Msg::RunHooks).map_err(|e| e.to_string())?;
+    match expect(chan, "hooks")? {
+        Msg::HooksDone => {}
+        m => return Err(format!("unexpected {m:?}")),
+    }
+    let hooks = spec.hooks().clone().unwrap_or_default();
+    if let Some(h) = hooks.create_container() {
+        let st = hook_state(spec, l.id, "creating", host_pid, l.bundle);
+        hooks::run("createContainer", h, &st).map_err(|e| e.to_string())?;
+    }
+
+    rootfs.pivot(l.no_pivot).map_err(|e| e.to_string())?;
+
+    let process = spec.process().as_ref();
+    if process.and_then(|p| p.terminal()).unwrap_or(false) {
+        setup_console(l, process)?;
+    }
+    rootfs.finalize().map_err(|e| e.to_string())?;
+
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).map_err(|e| format!("sethostname: {e}"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+        let c = CString::new(d).map_err(|_| "bad domainname".to_string())?;
+        if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } != 0 {
+            return Err(format!(
+                "setdomainname: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    write_sysctls(spec)?;
+    if new_ns(spec, LinuxNamespaceType::Network) {
+        namespaces::loopback_up().map_err(|e| format!("bringing up lo: {e}"))?;
+    }
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        sched::set_personality(p).map_err(|e| e.to_string())?;
+    }
+
+    let Some(process) = process else {
+        // No process: the container can be created; `start` will refuse it.
+        chan.send(&Msg::Ready).map_err(|e| e.to_string())?;
+        wait_for_start(l)?;
+        unsafe { libc::_exit(1) }
+    };
+    let exec = prepare_process(process)?;
+
+    chan.send(&Msg::Ready).map_err(|e| e.to_string())?;
+    wait_for_start(l)?;
+
+    if let Some(h) = hooks.start_container() {
+        let st = hook_state(spec, l.id, "created", host_pid, l.bundle);
+        if let Err(e) = hooks::run("startContainer", h, &st) {
+            eprintln!("{e}");
+            unsafe { libc::_exit(1) }
+        }
+    }
+    if let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        if let Err(e) = seccomp::install(profile) {
+            eprintln!("seccomp: {e}");
+            unsafe { libc::_exit(1) }
+        }
+    }
+    let err = nix::unistd::execve(&exec.path, &exec.args, &exec.env).unwrap_err();
+    eprintln!("exec {:?} failed: {err}", exec.path);
+    unsafe { libc::_exit(127) }
+}
+
+/// Blocks until `start` writes the byte into the exec fifo.
+fn wait_for_start(l: &Launch) -> Result<(), String> {
+    let mut b = [0u8; 1];
+    loop {
+        match nix::unistd::read(l.fifo.as_raw_fd(), &mut b) {
+            Ok(_) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(format!("waiting on exec fifo: {e}")),
+        }
+    }
+}
+
+fn setup_console(l: &Launch, p: Option<&Process>) -> Result<(), String> {
+    let sock = l
+        .console
+        .ok_or("terminal requested but no console socket")?;
+    let size = p
+        .and_then(|p| p.console_size())
+        .map(|b| (b.height() as u16, b.width() as u16));
+    let (master, slave) = console::open_pty(size).map_err(|e| format!("creating pty: {e}"))?;
+    // /dev/console is the pty, mounted by fd.
+    let root = sys::openat2(
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(libc::AT_FDCWD) },
+        Path::new("/"),
+        libc::O_PATH,
+        0,
+        0,
+    )
+    .map_err(|e| format!("open /: {e}"))?;
+    let target = crate::rootfs::paths::ensure_file(root.as_fd(), Path::new("/dev/console"), 0o600)
+        .map_err(|e| format!("/dev/console: {e}"))?;
+    let tree =
+        sys::open_tree_clone(slave.as_fd(), false).map_err(|e| format!("/dev/console: {e}"))?;
+    sys::move_mount_fd(tree.as_fd(), target.as_fd())
+        .map_err(|e| format!("mounting /dev/console: {e}"))?;
+    console::send_fd(sock.as_fd(), "/dev/ptmx", master.as_fd())
+        .map_err(|e| format!("sending pty master: {e}"))?;
+    drop(master);
+    console::attach_stdio(&slave).map_err(|e| format!("console as stdio: {e}"))
+}
+
+/// `linux.sysctl`, written under the container's /proc/sys after checking
+/// that it really is procfs (an image cannot redirect the writes).
+fn write_sysctls(spec: &Spec) -> Result<(), String> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().clone()) else {
+        return Ok(());
+    };
+    if sysctl.is_empty() {
+        return Ok(());
+    }
+    let dir = sys::openat2(
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(libc::AT_FDCWD) },
+        Path::new("/proc/sys"),
+        libc::O_DIRECTORY | libc::O_RDONLY,
+        0,
+        sys::RESOLVE_NO_MAGICLINKS,
+    )
+    .map_err(|e| format!("opening /proc/sys: {e}"))?;
+    check_procfs(dir.as_raw_fd(), "/proc/sys")?;
+    for (k, v) in sysctl {
+        let rel = k.replace('.', "/");
+        let f = sys::openat2(
+            dir.as_fd(),
+            Path::new(&rel),
+            libc::O_WRONLY | libc::O_TRUNC,
+            0,
+            sys::RESOLVE_BENEATH | sys::RESOLVE_NO_MAGICLINKS,
+        )
+        .map_err(|e| format!("sysctl {k}: {e}"))?;
+        check_procfs(f.as_raw_fd(), &k)?;
+        nix::unistd::write(&f, v.as_bytes()).map_err(|e| format!("sysctl {k}={v}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn check_procfs(fd: i32, what: &str) -> Result<(), String> {
+    let st = nix::sys::statfs::fstatfs(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
+        .map_err(|e| format!("statfs {what}: {e}"))?;
+    if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        return Err(format!("{what} is not on procfs; refusing to write to it"));
+    }
+    Ok(())
+}
+
+struct Exec {
+    path: CString,
+    args: Vec<CString>,
+    env: Vec<CString>,
+}
+
+fn cstring(s: &str) -> Result<CString, String> {
+    CString::new(s).map_err(|_| format!("{s:?} contains a NUL byte"))
+}
+
+/// Everything about the process, as runc orders it: rlimits and scheduling
+/// while privileged, bounding set, user switch with keep-caps, the other
+/// capability sets, no_new_privs, cwd, and finally the executable lookup (so
+/// that a missing binary fails `create`).
+fn prepare_process(p: &Process) -> Result<Exec, String> {
+    if let Some(r) = p.rlimits() {
+        rlimits::apply(r).map_err(|e| e.to_string())?;
+    }
+    if let Some(v) = p.oom_score_adj() {
+        sched::set_oom_score_adj(v).map_err(|e| e.to_string())?;
+    }
+    if let Some(s) = p.scheduler() {
+        sched::set_scheduler(s).map_err(|e| e.to_string())?;
+    }
+    if let Some(io) = p.io_priority() {
+        sched::set_io_priority(io).map_err(|e| e.to_string())?;
+    }
+    let user = p.user();
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        user.umask().unwrap_or(0o022) as libc::mode_t,
+    ));
+    let caps_cfg = p.capabilities().as_ref();
+    if let Some(c) = caps_cfg {
+        caps::drop_bounding(c).map_err(|e| e.to_string())?;
+        nix::sys::prctl::set_keepcaps(true).map_err(|e| format!("keepcaps: {e}"))?;
+    }
+    let groups: Vec<nix::unistd::Gid> = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
+    // setgroups is denied in a user namespace whose setgroups file says so.
+    let sg_allowed = std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true);
+    if sg_allowed {
+        nix::unistd::setgroups(&groups).map_err(|e| format!("setgroups: {e}"))?;
+    }
+    let (uid, gid) = (
+        nix::unistd::Uid::from_raw(user.uid()),
+        nix::unistd::Gid::from_raw(user.gid()),
+    );
+    nix::unistd::setresgid(gid, gid, gid).map_err(|e| format!("setgid {gid}: {e}"))?;
+    nix::unistd::setresuid(uid, uid, uid).map_err(|e| format!("setuid {uid}: {e}"))?;
+    if let Some(c) = caps_cfg {
+        nix::sys::prctl::set_keepcaps(false).map_err(|e| format!("keepcaps: {e}"))?;
+        caps::apply(c).map_err(|e| e.to_string())?;
+    }
+    if p.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| format!("no_new_privs: {e}"))?;
+    }
+    nix::unistd::chdir(p.cwd()).map_err(|e| {
+        format!(
+            "chdir to cwd ({:?}) set in config.json failed: {e}",
+            p.cwd()
+        )
+    })?;
+    // A cwd reached through a leaked fd would be outside our root: getcwd
+    // then fails or says "(unreachable)".
+    match nix::unistd::getcwd() {
+        Ok(d) if d.is_absolute() => {}
+        _ => return Err(format!("cwd {:?} is outside the container's root", p.cwd())),
+    }
+
+    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!(
+            "HOME={}",
+            home_of(user.uid()).unwrap_or_else(|| "/".into())
+        ));
+    }
+    let args = p.args().clone().unwrap_or_default();
+    let arg0 = args.first().ok_or("process.args is empty")?;
+    let path_var = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .map(str::to_owned);
+    let path = lookup(arg0, path_var.as_deref())?;
+    Ok(Exec {
+        path: cstring(&path.to_string_lossy())?,
+        args: args.iter().map(|a| cstring(a)).collect::<Result<_, _>>()?,
+        env: env.iter().map(|a| cstring(a)).collect::<Result<_, _>>()?,
+    })
+}
+
+fn home_of(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
+    })
+}
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Go's exec.LookPath, with its messages: podman maps "executable file not
+/// found in $PATH" and "no such file or directory" to 127, "permission
+/// denied" to 126.
+pub fn lookup(arg0: &str, path_var: Option<&str>) -> Result<PathBuf, String> {
+    let executable = |p: &Path| -> Result<(), std::io::Error> {
+        let md = std::fs::metadata(p)?;
+        if md.is_dir() {
+            return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+        }
+        nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).map_err(std::io::Error::from)
+    };
+    if arg0.contains('/') {
+        let p = PathBuf::from(arg0);
+        return match executable(&p) {
+            Ok(()) => Ok(p),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+                "exec: \"{arg0}\": stat {arg0}: no such file or directory"
+            )),
+            Err(_) => Err(format!("exec: \"{arg0}\": permission denied")),
+        };
+    }
+    let mut denied = false;
+    for dir in path_var.unwrap_or(DEFAULT_PATH).split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let cand = Path::new(dir).join(arg0);
+        match executable(&cand) {
+            Ok(()) => return Ok(cand),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => denied = true,
+            Err(_) => {}
+        }
+    }
+    if denied {
+        return Err(format!("exec: \"{arg0}\": permission denied"));
+    }
+    Err(format!(
+        "exec: \"{arg0}\": executable file not found in $PATH"
+    ))
+}

@@ -1,0 +1,139 @@
+//! Starting the container's init, parent side.
+//!
+//! No re-exec of the runtime: the runtime forks a short-lived stage 1 that
+//! joins/creates the namespaces (the parent writes its id maps and puts it in
+//! the cgroup), then clones init with CLONE_PARENT so that init is the
+//! runtime's own child (`run` can wait for it; under a subreaper like
+//! containerd's shim it is reparented there when `create` exits). Init sets
+//! up the rootfs and the process, reports `Ready`, and blocks on the exec
+//! fifo until `start`.
+
+pub mod channel;
+pub mod console;
+pub mod init;
+
+use crate::cgroups::{Cgroup, CgroupError};
+use crate::hooks::HookError;
+use crate::namespaces::{self, NsError, Plan};
+use channel::{Channel, Msg};
+use oci_spec::runtime::Spec;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Ns(#[from] NsError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Hook(#[from] HookError),
+    /// An error reported by the container's setup processes.
+    #[error("unable to start container process: {0}")]
+    Init(String),
+    #[error("unable to start container process: container init exited before it was ready")]
+    Died,
+}
+
+fn io(what: &str) -> impl FnOnce(std::io::Error) -> ProcessError + '_ {
+    move |source| ProcessError::Io {
+        what: what.to_string(),
+        source,
+    }
+}
+
+/// What the parent hands to the container's setup processes.
+pub struct Launch<'a> {
+    pub spec: &'a Spec,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    /// The exec fifo, opened O_RDWR; init blocks reading it until `start`.
+    pub fifo: &'a OwnedFd,
+    /// A connected console socket when `process.terminal` is set.
+    pub console: Option<&'a OwnedFd>,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+}
+
+/// Starts init and waits until it is ready (or failed). `on_hooks` runs the
+/// prestart and createRuntime hooks with init's pid when init asks for them.
+/// Returns init's host pid.
+pub fn launch(
+    l: &Launch,
+    cgroup: Option<&Cgroup>,
+    on_hooks: &mut dyn FnMut(i32) -> Result<(), HookError>,
+) -> Result<i32, ProcessError> {
+    let plan = Plan::of(l.spec)?;
+    let (parent, child) = Channel::pair().map_err(io("creating sync socket"))?;
+    // SAFETY: the runtime is single-threaded here.
+    let stage1 = match unsafe { nix::unistd::fork() }.map_err(|e| io("fork")(e.into()))? {
+        nix::unistd::ForkResult::Child => {
+            drop(parent);
+            init::stage1(l, &plan, child);
+        }
+        nix::unistd::ForkResult::Parent { child: pid } => pid.as_raw(),
+    };
+    drop(child);
+    let mut init_pid = None;
+    let res = drive(l, &plan, &parent, stage1, &mut init_pid, cgroup, on_hooks);
+    // Stage 1 always exits after cloning init: reap it.
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage1), None);
+    match res {
+        Ok(pid) => Ok(pid),
+        Err(e) => {
+            if let Some(pid) = init_pid {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            }
+            Err(e)
+        }
+    }
+}
+
+fn drive(
+    l: &Launch,
+    plan: &Plan,
+    chan: &Channel,
+    stage1: i32,
+    init_pid: &mut Option<i32>,
+    cgroup: Option<&Cgroup>,
+    on_hooks: &mut dyn FnMut(i32) -> Result<(), HookError>,
+) -> Result<i32, ProcessError> {
+    let _ = l.fifo.as_raw_fd();
+    loop {
+        let msg = chan.recv().map_err(io("reading sync socket"))?;
+        match msg {
+            Some(Msg::Stage1Ready) => {
+                if plan.new_user {
+                    namespaces::write_id_maps(stage1, l.spec)?;
+                }
+                if let Some(cg) = cgroup {
+                    cg.add_task(stage1)?;
+                }
+                chan.send(&Msg::Ack).map_err(io("sync"))?;
+            }
+            Some(Msg::InitPid(pid)) => {
+                *init_pid = Some(pid);
+                chan.send(&Msg::Go { host_pid: pid }).map_err(io("sync"))?;
+            }
+            Some(Msg::RunHooks) => {
+                let pid = init_pid.ok_or(ProcessError::Died)?;
+                on_hooks(pid)?;
+                chan.send(&Msg::HooksDone).map_err(io("sync"))?;
+            }
+            Some(Msg::Ready) => return init_pid.ok_or(ProcessError::Died),
+            Some(Msg::Error(e)) => return Err(ProcessError::Init(e)),
+            Some(other) => return Err(ProcessError::Init(format!("unexpected message {other:?}"))),
+            None => return Err(ProcessError::Died),
+        }
+    }
+}
