@@ -52,3 +52,491 @@ fn pull_single_arch_oci() {
         digest
     );
 }
+
+fn s(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The `index.json` entries of a store, by ref name.
+fn refs(store: &std::path::Path) -> Vec<(String, Value)> {
+    store_json(store, "index.json")["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["annotations"]["org.opencontainers.image.ref.name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                e.clone(),
+            )
+        })
+        .collect()
+}
+
+fn inspect(store: &std::path::Path, r: &str) -> Value {
+    serde_json::from_str(&oximg_ok(&["inspect", "--store", s(store), r])).unwrap()
+}
+
+#[test]
+fn pull_docker_schema2() {
+    let reg = Registry::start();
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let m = l.image("amd64", &[tar(&[("a", b"docker v2 schema 2\n")])]);
+    l.tag("d", &m);
+    reg.push(&l.dir, "d", "test/docker:v2s2", &["--format", "v2s2"]);
+    let store = t.path().join("store");
+    let r = format!("{}/test/docker:v2s2", reg.host());
+    oximg_ok(&["pull", "--store", s(&store), "-q", &r]);
+    let (_, e) = &refs(&store)[0];
+    assert_eq!(
+        e["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    let i = inspect(&store, &r);
+    assert_eq!(i["Architecture"], "amd64");
+    assert_eq!(i["Layers"].as_array().unwrap().len(), 1);
+    assert!(i["LayersData"][0]["MIMEType"]
+        .as_str()
+        .unwrap()
+        .starts_with("application/vnd.docker.image.rootfs.diff.tar"));
+    oximg_ok(&["fsck", "--store", s(&store)]);
+}
+
+#[test]
+fn pull_multi_platform_index() {
+    let reg = Registry::start();
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let amd = l.image("amd64", &[tar(&[("arch", b"amd64\n")])]);
+    let arm = l.image("arm64", &[tar(&[("arch", b"arm64\n")])]);
+    let idx = l.index_of(&[amd.clone(), arm.clone()]);
+    l.tag("multi", &idx);
+    reg.push(
+        &l.dir,
+        "multi",
+        "test/multi:1",
+        &["--all", "--preserve-digests"],
+    );
+    let r = format!("{}/test/multi:1", reg.host());
+    let host_arch = if cfg!(target_arch = "aarch64") {
+        "arm64"
+    } else {
+        "amd64"
+    };
+    let (host_m, other_m, other_arch) = if host_arch == "amd64" {
+        (&amd, &arm, "arm64")
+    } else {
+        (&arm, &amd, "amd64")
+    };
+
+    // Default: this machine's platform only.
+    let st1 = t.path().join("s1");
+    assert_eq!(
+        oximg_ok(&["pull", "--store", s(&st1), "-q", &r]).trim(),
+        host_m["digest"].as_str().unwrap()
+    );
+    let (_, e) = &refs(&st1)[0];
+    assert_eq!(e["platform"]["architecture"], host_arch);
+    assert!(!blob_exists(&st1, other_m["digest"].as_str().unwrap()));
+
+    // --platform picks another.
+    let st2 = t.path().join("s2");
+    let plat = format!("linux/{other_arch}");
+    assert_eq!(
+        oximg_ok(&["pull", "--store", s(&st2), "-q", "--platform", &plat, &r]).trim(),
+        other_m["digest"].as_str().unwrap()
+    );
+    assert_eq!(
+        inspect(&st2, &r)["Architecture"],
+        "amd64".replace("amd64", other_arch)
+    );
+
+    // --all-platforms keeps the index; resolving picks the host.
+    let st3 = t.path().join("s3");
+    assert_eq!(
+        oximg_ok(&["pull", "--store", s(&st3), "-q", "--all-platforms", &r]).trim(),
+        idx["digest"].as_str().unwrap()
+    );
+    assert_eq!(refs(&st3)[0].1["mediaType"], OCI_INDEX);
+    assert!(blob_exists(&st3, amd["digest"].as_str().unwrap()));
+    assert!(blob_exists(&st3, arm["digest"].as_str().unwrap()));
+    assert_eq!(inspect(&st3, &r)["Architecture"], host_arch);
+    oximg_ok(&["fsck", "--store", s(&st3)]);
+
+    // A platform the index lacks is a clear error.
+    let o = oximg(&[
+        "pull",
+        "--store",
+        s(&st2),
+        "-q",
+        "--platform",
+        "linux/s390x",
+        &r,
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("platform linux/s390x"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn pull_shared_layers_stored_once() {
+    let reg = Registry::start();
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let base = big_layer("base.bin", 200_000, 1);
+    let a = l.image("amd64", &[base.clone(), tar(&[("a", b"app a\n")])]);
+    let b = l.image("amd64", &[base.clone(), tar(&[("b", b"app b\n")])]);
+    l.tag("a", &a);
+    l.tag("b", &b);
+    reg.push(&l.dir, "a", "test/app-a:1", &["--preserve-digests"]);
+    reg.push(&l.dir, "b", "test/app-b:1", &["--preserve-digests"]);
+    let store = t.path().join("store");
+    oximg_ok(&[
+        "pull",
+        "--store",
+        s(&store),
+        "-q",
+        &format!("{}/test/app-a:1", reg.host()),
+    ]);
+    // Remove the shared layer from the registry: the second pull can only
+    // succeed if it does not fetch what the store already has.
+    std::fs::remove_file(reg.blob_file(&sha256(&base))).unwrap();
+    oximg_ok(&[
+        "pull",
+        "--store",
+        s(&store),
+        "-q",
+        &format!("{}/test/app-b:1", reg.host()),
+    ]);
+    let blobs = std::fs::read_dir(store.join("blobs/sha256"))
+        .unwrap()
+        .count();
+    // 2 manifests + 2 configs + shared base + 2 app layers
+    assert_eq!(blobs, 7);
+    assert_eq!(refs(&store).len(), 2);
+    oximg_ok(&["fsck", "--store", s(&store)]);
+    // rm one: the shared layer stays; rm both: gc empties the store.
+    oximg_ok(&[
+        "rm",
+        "--store",
+        s(&store),
+        &format!("{}/test/app-a:1", reg.host()),
+    ]);
+    assert!(blob_exists(&store, &sha256(&base)));
+    assert_eq!(
+        std::fs::read_dir(store.join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        4
+    );
+    oximg_ok(&[
+        "rm",
+        "--store",
+        s(&store),
+        &format!("{}/test/app-b:1", reg.host()),
+    ]);
+    assert_eq!(
+        std::fs::read_dir(store.join("blobs/sha256"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+/// The store as it matters: blobs and index.json (not lock files).
+fn content(store: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    tree(store)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with(".oximg/") || k.starts_with(".oximg/ingest"))
+        .collect()
+}
+
+#[test]
+fn pull_tampered_blob_fails_and_store_unchanged() {
+    let reg = Registry::start();
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let good = l.image("amd64", &[tar(&[("ok", b"fine\n")])]);
+    let evil_layer = big_layer("x.bin", 100_000, 3);
+    let evil = l.image("amd64", &[evil_layer.clone()]);
+    l.tag("good", &good);
+    l.tag("evil", &evil);
+    reg.push(&l.dir, "good", "test/good:1", &["--preserve-digests"]);
+    reg.push(&l.dir, "evil", "test/evil:1", &["--preserve-digests"]);
+    let store = t.path().join("store");
+    oximg_ok(&[
+        "pull",
+        "--store",
+        s(&store),
+        "-q",
+        &format!("{}/test/good:1", reg.host()),
+    ]);
+    // Flip one byte of the layer in the registry's own storage.
+    let f = reg.blob_file(&sha256(&evil_layer));
+    let mut b = std::fs::read(&f).unwrap();
+    b[5000] ^= 0xff;
+    std::fs::write(&f, b).unwrap();
+    let before = content(&store);
+    let o = oximg(&[
+        "pull",
+        "--store",
+        s(&store),
+        "-q",
+        &format!("{}/test/evil:1", reg.host()),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("digest mismatch"), "{}", stderr(&o));
+    // index.json and every blob already there are byte-identical; the bad
+    // layer is neither in blobs/ nor left as a partial. (Blobs of the image
+    // that verified fine may stay, unreferenced, for the next pull or gc.)
+    let after = content(&store);
+    for (k, v) in &before {
+        assert!(after.get(k) == Some(v), "{k} changed or vanished");
+    }
+    assert!(!blob_exists(&store, &sha256(&evil_layer)));
+    assert_eq!(ingest_len(&store), 0, "bad bytes left in ingest/");
+    let extra: Vec<&String> = after.keys().filter(|k| !before.contains_key(*k)).collect();
+    assert!(
+        extra
+            .iter()
+            .all(|k| k.starts_with("blobs/") && !k.contains(&sha256(&evil_layer)[7..])),
+        "{extra:?}"
+    );
+    oximg_ok(&["fsck", "--store", s(&store)]);
+}
+
+#[test]
+fn pull_401_without_creds_and_auth_sources() {
+    let reg = Registry::start_auth("alice", "s3cret");
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let m = l.image("amd64", &[tar(&[("a", b"private\n")])]);
+    l.tag("p", &m);
+    reg.push(&l.dir, "p", "private/img:1", &[]);
+    let r = format!("{}/private/img:1", reg.host());
+    let store = t.path().join("store");
+
+    let o = oximg(&["pull", "--store", s(&store), "-q", &r]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("unauthorized"), "{}", stderr(&o));
+    let o = oximg(&[
+        "pull",
+        "--store",
+        s(&store),
+        "-q",
+        "--creds",
+        "alice:wrong",
+        &r,
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("unauthorized"), "{}", stderr(&o));
+    assert!(refs(&store).is_empty());
+
+    oximg_ok(&[
+        "pull",
+        "--store",
+        s(&store),
+        "-q",
+        "--creds",
+        "alice:s3cret",
+        &r,
+    ]);
+    assert_eq!(refs(&store).len(), 1);
+
+    // auth.json (podman/skopeo format, base64 `auth`), via --authfile, via
+    // $REGISTRY_AUTH_FILE, and ~/.docker/config.json.
+    let authfile = t.path().join("auth.json");
+    let st2 = t.path().join("s2");
+    let login = oximg(&[
+        "login",
+        "--authfile",
+        s(&authfile),
+        "-u",
+        "alice",
+        "-p",
+        "s3cret",
+        &reg.host(),
+    ]);
+    assert!(login.status.success(), "{}", stderr(&login));
+    let a: Value = serde_json::from_slice(&std::fs::read(&authfile).unwrap()).unwrap();
+    assert_eq!(a["auths"][reg.host()]["auth"], "YWxpY2U6czNjcmV0");
+    let bad = oximg(&[
+        "login",
+        "--authfile",
+        s(&t.path().join("bad.json")),
+        "-u",
+        "alice",
+        "-p",
+        "nope",
+        &reg.host(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(!t.path().join("bad.json").exists());
+    oximg_ok(&[
+        "pull",
+        "--store",
+        s(&st2),
+        "-q",
+        "--authfile",
+        s(&authfile),
+        &r,
+    ]);
+    let st3 = t.path().join("s3");
+    let o = oximg_env(
+        &["pull", "--store", s(&st3), "-q", &r],
+        &[("REGISTRY_AUTH_FILE", s(&authfile))],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let home = t.path().join("home");
+    std::fs::create_dir_all(home.join(".docker")).unwrap();
+    std::fs::copy(&authfile, home.join(".docker/config.json")).unwrap();
+    let st4 = t.path().join("s4");
+    let o = oximg_env(
+        &["pull", "--store", s(&st4), "-q", &r],
+        &[("HOME", s(&home))],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    oximg_ok(&["logout", "--authfile", s(&authfile), &reg.host()]);
+    let o = oximg(&[
+        "pull",
+        "--store",
+        s(&t.path().join("s5")),
+        "-q",
+        "--authfile",
+        s(&authfile),
+        &r,
+    ]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn pull_404_missing_tag() {
+    let reg = Registry::start();
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let m = l.image("amd64", &[tar(&[("a", b"x\n")])]);
+    l.tag("t", &m);
+    reg.push(&l.dir, "t", "test/there:yes", &[]);
+    let store = t.path().join("store");
+    for r in ["test/there:no", "test/absent:1"] {
+        let o = oximg(&[
+            "pull",
+            "--store",
+            s(&store),
+            "-q",
+            &format!("{}/{r}", reg.host()),
+        ]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+    }
+    assert!(refs(&store).is_empty());
+}
+
+const PROXY: &str = include_str!("common/proxy.py");
+
+fn ingest_len(store: &std::path::Path) -> u64 {
+    std::fs::read_dir(store.join(".oximg/ingest"))
+        .map(|rd| rd.flatten().map(|e| e.metadata().unwrap().len()).sum())
+        .unwrap_or(0)
+}
+
+fn range_requests(log: &std::path::Path, digest: &str) -> Vec<u64> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["path"].as_str().unwrap_or("").ends_with(digest))
+        .filter_map(|v| {
+            let h = v["headers"].as_object()?;
+            let r = h
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("range"))?
+                .1
+                .as_str()?;
+            r.strip_prefix("bytes=")?.trim_end_matches('-').parse().ok()
+        })
+        .collect()
+}
+
+#[test]
+fn pull_resumes_after_dropped_connection() {
+    let reg = Registry::start();
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let big = big_layer("big.bin", 3 << 20, 11);
+    let m = l.image("amd64", &[big.clone()]);
+    l.tag("big", &m);
+    reg.push(&l.dir, "big", "test/big:1", &["--preserve-digests"]);
+    let log = t.path().join("proxy.log");
+    let port = reg.port.to_string();
+    let proxy = Py::start(t.path(), "proxy.py", PROXY, &[&port, s(&log), "cut-once"]);
+    let store = t.path().join("store");
+    oximg_ok(&[
+        "pull",
+        "--store",
+        s(&store),
+        "-q",
+        &format!("127.0.0.1:{}/test/big:1", proxy.port),
+    ]);
+    assert!(blob_exists(&store, &sha256(&big)));
+    let ranges = range_requests(&log, &sha256(&big));
+    assert!(
+        ranges.iter().any(|&r| r >= 1 << 20),
+        "no Range resume: {ranges:?}"
+    );
+    oximg_ok(&["fsck", "--store", s(&store)]);
+}
+
+#[test]
+fn pull_registry_stopped_mid_pull_then_resumed() {
+    let mut reg = Registry::start();
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let big = big_layer("big.bin", 6 << 20, 12);
+    let m = l.image("amd64", &[big.clone()]);
+    l.tag("big", &m);
+    reg.push(&l.dir, "big", "test/big:1", &["--preserve-digests"]);
+    let log = t.path().join("proxy.log");
+    let port = reg.port.to_string();
+    let proxy = Py::start(t.path(), "proxy.py", PROXY, &[&port, s(&log), "slow"]);
+    let store = t.path().join("store");
+    let r = format!("127.0.0.1:{}/test/big:1", proxy.port);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_oximg"))
+        .args(["pull", "--store", s(&store), "-q", "--retry-times", "2", &r])
+        .env("HOME", "/nonexistent")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while ingest_len(&store) < 512 * 1024 {
+        assert!(t0.elapsed().as_secs() < 30, "pull never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    reg.stop();
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success(), "pull succeeded with the registry down");
+    let partial = ingest_len(&store);
+    assert!(
+        partial > 0 && partial < big.len() as u64,
+        "partial {partial}"
+    );
+    assert!(refs(&store).is_empty(), "a ref to an incomplete image");
+    oximg_ok(&["fsck", "--store", s(&store)]);
+
+    reg.restart();
+    oximg_ok(&["pull", "--store", s(&store), "-q", &r]);
+    assert!(blob_exists(&store, &sha256(&big)));
+    let ranges = range_requests(&log, &sha256(&big));
+    assert!(
+        ranges.iter().any(|&x| x >= partial),
+        "no resume from {partial}: {ranges:?}"
+    );
+    assert_eq!(ingest_len(&store), 0);
+    oximg_ok(&["fsck", "--store", s(&store)]);
+}

@@ -414,7 +414,9 @@ impl Client {
         };
         bar.set_position(ing.offset());
         let url = self.url(&format!("blobs/{}", desc.digest()));
-        let mut progress_attempts = 0u32;
+        // Resumes after progress are cheap and bounded separately from
+        // failures that made no progress (the retry budget).
+        let (mut resumes, mut failures) = (0u32, 0u32);
         loop {
             let before = ing.offset();
             match self.fetch_blob_once(&url, &mut ing, bar) {
@@ -425,14 +427,11 @@ impl Client {
                     | RegistryError::Unauthorized(_)),
                 ) => return Err(e),
                 Err(e) => {
-                    // A transient failure. If bytes arrived, resume at once
-                    // (bounded); if not, it counts against the retry budget.
-                    if ing.offset() > before && progress_attempts < 100 {
-                        progress_attempts += 1;
+                    if ing.offset() > before && resumes < 100 {
+                        resumes += 1;
                         continue;
                     }
-                    progress_attempts += 1;
-                    let failures = progress_attempts;
+                    failures += 1;
                     if failures >= self.opts.retries.max(1) {
                         return Err(e);
                     }
