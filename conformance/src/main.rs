@@ -1,1 +1,127 @@
-fn main() {}
+//! `oci-conformance`: drives any runc-compatible runtime through the OCI
+//! lifecycle, one test per spec feature, and reports pass/fail/skip.
+
+mod bundle;
+mod harness;
+mod report;
+mod runtime;
+mod suites;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "oci-conformance", about = "OCI runtime conformance suite")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Tap,
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the suite against a runtime.
+    Run {
+        /// The runtime: a binary or wrapper script taking runc's command line.
+        #[arg(long)]
+        runtime: PathBuf,
+        /// The static checker binary copied into every bundle.
+        #[arg(long)]
+        checker: Option<PathBuf>,
+        /// Only tests whose name contains one of these (comma-separated) substrings.
+        #[arg(long)]
+        filter: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Write every test's bundle under DIR/<test> and keep it.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+        /// Tests run at once.
+        #[arg(short = 'j', long, default_value_t = 2)]
+        jobs: usize,
+        /// Seconds before one runtime command is killed.
+        #[arg(long, default_value_t = 20)]
+        timeout: u64,
+    },
+    /// List the tests.
+    List,
+    /// Merge `--format json` results (NAME=FILE ...) into a Markdown table.
+    Report { results: Vec<String> },
+}
+
+/// The default checker: next to this binary, then the static build.
+fn default_checker() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    let mut candidates = vec![dir.join("oci-checker")];
+    // target/debug/oci-conformance -> target/x86_64-unknown-linux-gnu/debug/oci-checker
+    if let (Some(profile), Some(target)) = (dir.file_name(), dir.parent()) {
+        candidates.insert(
+            0,
+            target
+                .join("x86_64-unknown-linux-gnu")
+                .join(profile)
+                .join("oci-checker"),
+        );
+    }
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::List => {
+            for t in suites::all() {
+                println!("{}", t.name);
+            }
+            Ok(())
+        }
+        Cmd::Report { results } => {
+            print!("{}", report::markdown(&results)?);
+            Ok(())
+        }
+        Cmd::Run {
+            runtime,
+            checker,
+            filter,
+            format,
+            keep,
+            jobs,
+            timeout,
+        } => {
+            let checker = match checker.or_else(default_checker) {
+                Some(c) => c,
+                None => bail!("no checker found: build it (see README.md) or pass --checker"),
+            };
+            let runtime = std::fs::canonicalize(&runtime)
+                .with_context(|| format!("runtime {}", runtime.display()))?;
+            let checker = std::fs::canonicalize(&checker)
+                .with_context(|| format!("checker {}", checker.display()))?;
+            let filters: Vec<String> = filter
+                .map(|f| f.split(',').map(String::from).collect())
+                .unwrap_or_default();
+            let tests: Vec<_> = suites::all()
+                .into_iter()
+                .filter(|t| {
+                    filters.is_empty() || filters.iter().any(|f| t.name.contains(f.as_str()))
+                })
+                .collect();
+            let opts = harness::Options {
+                runtime,
+                checker,
+                keep,
+                timeout: std::time::Duration::from_secs(timeout),
+            };
+            let results = harness::run_all(&opts, tests, jobs.max(1))?;
+            let failed = report::print(&results, format);
+            std::process::exit(i32::from(failed));
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Cgroup limits, cgroupsPath, seccomp, personality, `features`, LSMs.
+
+use super::{check, check_with, typed};
+use crate::bundle::linux;
+use crate::harness::{test, Ctx, Outcome, Test, TestResult};
+use oci_spec::runtime::LinuxResources;
+use serde_json::json;
+
+pub fn tests() -> Vec<Test> {
+    vec![
+        test("cgroups", "memory", memory),
+        test("cgroups", "pids", pids),
+        test("cgroups", "cpu", cpu),
+        test("cgroups", "cpuset", cpuset),
+        test("cgroups", "cgroups-path", cgroups_path),
+        test("seccomp", "errno", seccomp_errno),
+        test("seccomp", "errno-default-eperm", seccomp_default_errno),
+        test("misc", "personality", personality),
+        test("misc", "features", features),
+    ]
+}
+
+fn resources(ctx: &mut Ctx, r: serde_json::Value) -> TestResult {
+    check(ctx, &["cgroups"], |s| {
+        let res: LinuxResources = typed(r);
+        linux(s).set_resources(Some(res));
+    })
+}
+
+fn memory(ctx: &mut Ctx) -> TestResult {
+    // Page multiples: the kernel rounds limits to pages.
+    resources(
+        ctx,
+        json!({"memory": {"limit": 67108864, "reservation": 33554432}}),
+    )
+}
+
+fn pids(ctx: &mut Ctx) -> TestResult {
+    resources(ctx, json!({"pids": {"limit": 123}}))
+}
+
+fn cpu(ctx: &mut Ctx) -> TestResult {
+    resources(
+        ctx,
+        json!({"cpu": {"shares": 512, "quota": 50000, "period": 100000}}),
+    )
+}
+
+fn cpuset(ctx: &mut Ctx) -> TestResult {
+    resources(ctx, json!({"cpu": {"cpus": "0"}}))
+}
+
+/// Without a cgroup namespace /proc/self/cgroup shows the configured path.
+fn cgroups_path(ctx: &mut Ctx) -> TestResult {
+    let p = format!(
+        "/oci-conformance-{}-{}",
+        std::process::id(),
+        ctx.new_id("cg")
+    );
+    let host = json!({"asserts": [{"kind": "cgroup_contains", "text": p}]});
+    check_with(ctx, &["asserts"], host, |s| {
+        let l = linux(s);
+        l.set_cgroups_path(Some(p.clone().into()));
+        l.set_namespaces(Some(vec![
+            typed(json!({"type": "pid"})),
+            typed(json!({"type": "mount"})),
+            typed(json!({"type": "network"})),
+            typed(json!({"type": "uts"})),
+            typed(json!({"type": "ipc"})),
+        ]));
+    })
+}
+
+fn seccomp_errno(ctx: &mut Ctx) -> TestResult {
+    check(ctx, &["seccomp"], |s| {
+        linux(s).set_seccomp(Some(typed(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::EXDEV},
+                {"names": ["uname"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOSYS}
+            ]
+        }))));
+    })
+}
+
+/// errnoRet absent: the runtime's default is EPERM.
+fn seccomp_default_errno(ctx: &mut Ctx) -> TestResult {
+    check(ctx, &["seccomp"], |s| {
+        linux(s).set_seccomp(Some(typed(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]
+        }))));
+    })
+}
+
+fn personality(ctx: &mut Ctx) -> TestResult {
+    if let Some(why) = ctx.needs_spec("1.1.0", "linux.personality") {
+        return Ok(Outcome::Skip(why));
+    }
+    check(ctx, &["personality"], |s| {
+        linux(s).set_personality(Some(typed(json!({"domain": "LINUX32"}))));
+    })
+}
+
+/// `features` (runtime-spec 1.1): a JSON document with the version range.
+fn features(ctx: &mut Ctx) -> TestResult {
+    let out = ctx.exec(&["features"])?;
+    if !out.success() {
+        return Ok(Outcome::Skip(format!(
+            "no `features` command ({})",
+            out.describe()
+        )));
+    }
+    let v: serde_json::Value = match serde_json::from_str(&out.stdout) {
+        Ok(v) => v,
+        Err(e) => return Ok(Outcome::Fail(format!("features output is not JSON: {e}"))),
+    };
+    let mut missing = Vec::new();
+    for k in ["ociVersionMin", "ociVersionMax"] {
+        if !v[k].is_string() {
+            missing.push(k);
+        }
+    }
+    Ok(if missing.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail(format!("features lacks {missing:?}"))
+    })
+}

@@ -1,0 +1,121 @@
+//! Mounts: the spec's default filesystems, types and options, bind mounts,
+//! propagation, readonly root and rootfsPropagation.
+
+use super::{check, check_with};
+use crate::bundle::{linux, mount, mounts};
+use crate::harness::{path, test, Ctx, Test, TestResult};
+use serde_json::json;
+
+pub fn tests() -> Vec<Test> {
+    vec![
+        test("mounts", "default-filesystems", default_fs),
+        test("mounts", "default-config-mounts", default_mounts),
+        test("mounts", "tmpfs-options", tmpfs),
+        test("mounts", "nested-destination-created", nested),
+        test("mounts", "bind-rw", bind_rw),
+        test("mounts", "bind-ro", bind_ro),
+        test("mounts", "bind-file", bind_file),
+        test("mounts", "bind-rprivate", bind_private),
+        test("mounts", "bind-rshared", bind_shared),
+        test("mounts", "root-readonly", root_ro),
+        test("mounts", "root-readwrite", root_rw),
+        test("mounts", "rootfs-propagation-private", prop_private),
+    ]
+}
+
+fn default_fs(ctx: &mut Ctx) -> TestResult {
+    check(ctx, &["default-fs"], |_| {})
+}
+
+fn default_mounts(ctx: &mut Ctx) -> TestResult {
+    check(ctx, &["mounts"], |_| {})
+}
+
+fn tmpfs(ctx: &mut Ctx) -> TestResult {
+    check(ctx, &["mounts"], |s| {
+        mounts(s).push(mount(
+            "/oc-tmp",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "nodev", "noexec", "mode=700", "size=1m"],
+        ));
+    })
+}
+
+fn nested(ctx: &mut Ctx) -> TestResult {
+    check(ctx, &["mounts"], |s| {
+        mounts(s).push(mount("/oc/a/b/c", "tmpfs", "tmpfs", &["mode=755"]));
+    })
+}
+
+/// A host directory with one file, for bind mounts.
+fn host_dir(ctx: &Ctx) -> std::io::Result<String> {
+    let d = ctx.work.join("bindsrc");
+    std::fs::create_dir_all(&d)?;
+    std::fs::write(d.join("hello"), "hello from the host\n")?;
+    Ok(path(&d).to_string())
+}
+
+fn bind_rw(ctx: &mut Ctx) -> TestResult {
+    let src = host_dir(ctx)?;
+    let asserts = json!({"asserts": [
+        {"kind": "content", "path": "/oc-bind/hello", "content": "hello from the host\n"},
+        {"kind": "write_errno", "path": "/oc-bind/new", "errno": 0},
+    ]});
+    check_with(ctx, &["mounts", "asserts"], asserts, |s| {
+        mounts(s).push(mount("/oc-bind", "bind", &src, &["rbind", "rw"]));
+    })
+}
+
+fn bind_ro(ctx: &mut Ctx) -> TestResult {
+    let src = host_dir(ctx)?;
+    let asserts = json!({"asserts": [
+        {"kind": "content", "path": "/oc-bind/hello", "content": "hello from the host\n"},
+        {"kind": "write_errno", "path": "/oc-bind/new", "errno": libc::EROFS},
+    ]});
+    check_with(ctx, &["mounts", "asserts"], asserts, |s| {
+        mounts(s).push(mount("/oc-bind", "bind", &src, &["rbind", "ro"]));
+    })
+}
+
+fn bind_file(ctx: &mut Ctx) -> TestResult {
+    let src = format!("{}/hello", host_dir(ctx)?);
+    let asserts = json!({"asserts": [
+        {"kind": "content", "path": "/oc-file", "content": "hello from the host\n"},
+    ]});
+    check_with(ctx, &["mounts", "asserts"], asserts, |s| {
+        mounts(s).push(mount("/oc-file", "bind", &src, &["bind", "ro"]));
+    })
+}
+
+fn bind_private(ctx: &mut Ctx) -> TestResult {
+    let src = host_dir(ctx)?;
+    check(ctx, &["mounts"], |s| {
+        mounts(s).push(mount("/oc-bind", "bind", &src, &["rbind", "rprivate"]));
+    })
+}
+
+fn bind_shared(ctx: &mut Ctx) -> TestResult {
+    let src = host_dir(ctx)?;
+    check(ctx, &["mounts"], |s| {
+        mounts(s).push(mount("/oc-bind", "bind", &src, &["rbind", "rshared"]));
+    })
+}
+
+fn root_ro(ctx: &mut Ctx) -> TestResult {
+    check(ctx, &["root"], |s| {
+        s.root_mut().as_mut().map(|r| r.set_readonly(Some(true)));
+    })
+}
+
+fn root_rw(ctx: &mut Ctx) -> TestResult {
+    check(ctx, &["root"], |s| {
+        s.root_mut().as_mut().map(|r| r.set_readonly(Some(false)));
+    })
+}
+
+fn prop_private(ctx: &mut Ctx) -> TestResult {
+    check(ctx, &["mounts"], |s| {
+        linux(s).set_rootfs_propagation(Some("private".into()));
+    })
+}
