@@ -494,7 +494,10 @@ impl Client {
             // to resume; repeated truncation exhausts the retry budget.
             return Err(RegistryError::Transfer(
                 url.to_string(),
-                std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "blob ended early"),
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("blob ended at {} of {} bytes", ing.offset(), ing.size()),
+                ),
             ));
         }
         Ok(())
