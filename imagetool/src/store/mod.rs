@@ -149,38 +149,42 @@ impl Store {
             root: dir.to_path_buf(),
         };
         let layout = dir.join("oci-layout");
-        match fs::read(&layout) {
-            Ok(b) => {
-                let l: OciLayout = serde_json::from_slice(&b)
-                    .map_err(|e| StoreError::NotLayout(dir.into(), e.to_string()))?;
-                if !l.image_layout_version().starts_with("1.") {
-                    return Err(StoreError::NotLayout(
-                        dir.into(),
-                        format!("imageLayoutVersion {}", l.image_layout_version()),
-                    ));
-                }
+        let index = dir.join("index.json");
+        if !layout.exists() {
+            // Refuse to turn an unrelated, non-empty directory into a store
+            // (another oximg may be creating this one right now).
+            let foreign = dir.read_dir().map_err(at(dir))?.flatten().any(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                // Ours: lock dir, temp files, what creation writes.
+                !(n.starts_with('.') || n == "blobs" || n == "index.json")
+            });
+            if foreign {
+                return Err(StoreError::NotLayout(
+                    dir.into(),
+                    "directory is not empty and has no oci-layout".into(),
+                ));
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if dir.read_dir().map_err(at(dir))?.next().is_some()
-                    && !dir.join("index.json").exists()
-                {
-                    return Err(StoreError::NotLayout(
-                        dir.into(),
-                        "directory is not empty and has no oci-layout".into(),
-                    ));
-                }
+        }
+        if !layout.exists() || !index.exists() || !dir.join("blobs").exists() {
+            // Creation races with other oximg processes: do it under the lock.
+            let _l = store.lock_index()?;
+            if !layout.exists() {
                 store.write_atomic(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
             }
-            Err(e) => return Err(at(&layout)(e)),
-        }
-        fs::create_dir_all(store.root.join("blobs/sha256")).map_err(at(dir))?;
-        fs::create_dir_all(store.ingest_dir()).map_err(at(dir))?;
-        let index = dir.join("index.json");
-        if !index.exists() {
-            let _l = store.lock_index()?;
+            fs::create_dir_all(store.root.join("blobs/sha256")).map_err(at(dir))?;
             if !index.exists() {
                 store.write_index(&empty_index())?;
             }
+        }
+        let b = fs::read(&layout).map_err(at(&layout))?;
+        let l: OciLayout = serde_json::from_slice(&b)
+            .map_err(|e| StoreError::NotLayout(dir.into(), e.to_string()))?;
+        if !l.image_layout_version().starts_with("1.") {
+            return Err(StoreError::NotLayout(
+                dir.into(),
+                format!("imageLayoutVersion {}", l.image_layout_version()),
+            ));
         }
         Ok(store)
     }
