@@ -106,6 +106,16 @@ fn requests(log: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// A request header from the log, by case-insensitive name.
+fn header<'a>(r: &'a Value, name: &str) -> Option<&'a str> {
+    r["headers"]
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))?
+        .1
+        .as_str()
+}
+
 fn pull(store: &Path, port: u16, reference: &str, extra: &[&str]) -> std::process::Output {
     let r = format!("127.0.0.1:{port}/x:{reference}");
     let mut args = vec![
@@ -341,9 +351,8 @@ fn attack_credentials_never_sent_to_foreign_urls() {
         "redirect not followed at all (test is moot)"
     );
     for r in reqs {
-        let h = r["headers"].as_object().unwrap();
         assert!(
-            !h.keys().any(|k| k.eq_ignore_ascii_case("authorization")),
+            header(&r, "authorization").is_none(),
             "credentials sent to the foreign host: {r}"
         );
     }
@@ -405,4 +414,57 @@ fn attack_oversized_blob_refused() {
         .map(|e| e.metadata().unwrap().len())
         .sum();
     assert_eq!(partial, 0, "oversized bytes kept as a partial");
+}
+
+#[test]
+fn pull_bearer_token_flow() {
+    let t = tempfile::tempdir().unwrap();
+    let mut f = Fake::new(t.path());
+    let (m, layer) = f.image(None);
+    f.manifest("t", OCI_MANIFEST, &m);
+    let (py, log) = {
+        // Token flow with credentials, as Docker Hub / distribution's token auth do.
+        let path = t.path().join("reg.routes.json");
+        std::fs::write(
+            &path,
+            serde_json::to_vec(&json!({"auth": null,
+                "bearer": {"creds": "bob:hunter2", "token": "tok-123"},
+                "routes": f.routes}))
+            .unwrap(),
+        )
+        .unwrap();
+        let log = t.path().join("reg.requests");
+        let py = Py::start(
+            t.path(),
+            "reg.py",
+            FAKEREG,
+            &[path.to_str().unwrap(), log.to_str().unwrap()],
+        );
+        (py, log)
+    };
+    let store = t.path().join("store");
+    assert_fails_with(&pull(&store, py.port, "t", &[]), "unauthorized");
+    let o = pull(&store, py.port, "t", &["--creds", "bob:hunter2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(store
+        .join("blobs/sha256")
+        .join(&sha256(&layer)[7..])
+        .exists());
+    let reqs = requests(&log);
+    let tok = reqs
+        .iter()
+        .find(|r| {
+            r["path"].as_str().unwrap().starts_with("/token")
+                && header(r, "authorization").is_some()
+        })
+        .unwrap_or_else(|| panic!("no token request with credentials: {reqs:?}"));
+    let q = tok["path"].as_str().unwrap();
+    assert!(
+        q.contains("scope=repository%3Ax%3Apull") && q.contains("service=fake-registry"),
+        "{q}"
+    );
+    assert!(reqs
+        .iter()
+        .any(|r| r["path"].as_str().unwrap().contains("/blobs/")
+            && header(r, "authorization") == Some("Bearer tok-123")));
 }

@@ -1,7 +1,9 @@
 # A scripted registry for attack tests: serves exactly the bytes a test asks
 # for and logs every request with its headers.
 # usage: fakereg.py PORT ROUTES.json LOGFILE
-# ROUTES.json: {"auth": "user:pass" | null,
+# ROUTES.json: {"auth": "user:pass" | null   (HTTP Basic on every path),
+#               "bearer": {"creds": "user:pass" | null, "token": T} | null
+#                  (token flow: /token hands out T, other paths need "Bearer T"),
 #               "routes": {"/v2/x/manifests/t": {"status": 200, "headers": {..},
 #                           "body_file": PATH | "body": STR,
 #                           "endless": true  (body, then spaces until the client hangs up),
@@ -24,6 +26,27 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self): self.handle_req(head=False)
     def handle_req(self, head):
         rec = {"method": self.command, "path": self.path, "headers": dict(self.headers), "sent": 0}
+        bearer = cfg.get("bearer")
+        if bearer:
+            if self.path.startswith("/token"):
+                creds = bearer.get("creds")
+                ok = creds is None or self.headers.get("Authorization") == \
+                    "Basic " + base64.b64encode(creds.encode()).decode()
+                log(rec)
+                body = json.dumps({"token": bearer["token"]}).encode() if ok else b""
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if self.headers.get("Authorization") != "Bearer " + bearer["token"]:
+                log(rec)
+                self.send_response(401)
+                self.send_header("WWW-Authenticate",
+                    'Bearer realm="http://127.0.0.1:%d/token",service="fake-registry",scope="repository:x:pull"' % port)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
         auth = cfg.get("auth")
         if auth:
             want = "Basic " + base64.b64encode(auth.encode()).decode()
