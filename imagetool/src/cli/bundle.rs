@@ -1,8 +1,40 @@
+//! `oximg bundle REF DIR`: an OCI runtime bundle (`rootfs/` + `config.json`).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use super::unpack::{ensure_image, UnpackArgs};
 use super::Global;
+use crate::bundle::{make_bundle, BundleOptions};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Image reference (pulled first if the store does not have it).
+    pub reference: String,
+    /// Bundle directory to create (must not exist, or be empty).
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub unpack: UnpackArgs,
+}
 
-pub fn run(_args: Args, _g: &Global) -> anyhow::Result<()> {
-    anyhow::bail!("bundle: not implemented yet")
+pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let store = ensure_image(&args.reference, &args.unpack, g)?;
+    let opts = BundleOptions {
+        unpack: args.unpack.options(),
+    };
+    let reference = super::pull::strip_transport(&args.reference);
+    make_bundle(&store, reference, &args.dir, &opts)
+        .with_context(|| format!("making a bundle of {reference} in {}", args.dir.display()))?;
+    if !g.quiet {
+        eprintln!(
+            "bundle {} ready in {:.0?}: run it with `runc run -b {} ID`",
+            args.dir.display(),
+            start.elapsed(),
+            args.dir.display()
+        );
+    }
+    Ok(())
 }

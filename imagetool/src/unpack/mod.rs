@@ -70,6 +70,22 @@ pub struct UnpackOptions {
     pub keep_dirlinks: bool,
 }
 
+impl UnpackOptions {
+    /// The host ids of container root when id maps shift ownership.
+    pub fn mapped_root(&self) -> Option<(u32, u32)> {
+        if self.rootless || (self.uid_map.is_empty() && self.gid_map.is_empty()) {
+            return None;
+        }
+        let find = |m: &[IdMap]| {
+            if m.is_empty() {
+                return Some(0);
+            }
+            m.iter().find(|r| r.container == 0).map(|r| r.host)
+        };
+        Some((find(&self.uid_map)?, find(&self.gid_map)?))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
     #[error("layer {index} ({digest}): {source}")]
@@ -157,6 +173,19 @@ pub fn unpack_rootfs<R: Read + Send + 'static>(
             path: tmp.clone(),
             source,
         })?;
+        if let Some((uid, gid)) = opts.mapped_root() {
+            rustix::fs::fchown(
+                root.fd(),
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+            )
+            .map_err(|e| UnpackError::Io {
+                op: "chown",
+                path: tmp.clone(),
+                source: e.into(),
+            })?;
+            root.set_implied_owner(Some((uid, gid)));
+        }
         let mut all = Vec::new();
         for (index, layer) in layers.into_iter().enumerate() {
             let digest = layer

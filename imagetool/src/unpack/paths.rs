@@ -125,6 +125,8 @@ pub struct Root {
     // One cached parent directory: tar entries come grouped by directory, so
     // this saves most lookups. Dropped whenever anything is removed.
     cache: Option<(RelPath, Rc<OwnedFd>)>,
+    // Owner of directories made for missing parents (the mapped root).
+    implied_owner: Option<(u32, u32)>,
 }
 
 impl Root {
@@ -136,11 +138,21 @@ impl Root {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        Ok(Root { fd, cache: None })
+        Ok(Root {
+            fd,
+            cache: None,
+            implied_owner: None,
+        })
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+
+    /// Chown implied directories (and the caller chowns the root) to this
+    /// owner: with an id map, container root is not host root.
+    pub fn set_implied_owner(&mut self, owner: Option<(u32, u32)>) {
+        self.implied_owner = owner;
     }
 
     /// Forget the cached parent (after anything was removed or replaced).
@@ -199,6 +211,13 @@ impl Root {
                     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                     Mode::empty(),
                 )?;
+                if let Some((uid, gid)) = self.implied_owner {
+                    rustix::fs::fchown(
+                        &dfd,
+                        Some(rustix::fs::Uid::from_raw(uid)),
+                        Some(rustix::fs::Gid::from_raw(gid)),
+                    )?;
+                }
                 rustix::fs::fchmod(&dfd, Mode::from_raw_mode(0o755))?;
             }
             Err(rustix::io::Errno::EXIST) => {}

@@ -1,0 +1,334 @@
+//! Bundles: image config → config.json, the CLI, and real runs under runc.
+
+#[path = "common/layers.rs"]
+mod layers;
+#[path = "common/registry.rs"]
+mod registry;
+
+use std::path::Path;
+use std::process::Command;
+
+use layers::{busybox_layer, write_layout, Tar, GZIP, ZSTD};
+use oci_spec::runtime::Spec;
+use oximg::bundle::{make_bundle, BundleOptions};
+use oximg::store::Store;
+use serde_json::json;
+
+fn store_with(dir: &Path, tag: &str, extra: Vec<u8>, config: serde_json::Value) -> Store {
+    write_layout(dir, tag, &[(busybox_layer(), GZIP), (extra, ZSTD)], config);
+    Store::open(dir).unwrap()
+}
+
+fn spec_of(bundle: &Path) -> Spec {
+    Spec::load(bundle.join("config.json")).unwrap()
+}
+
+#[test]
+fn config_follows_conversion_md() {
+    let td = tempfile::tempdir().unwrap();
+    let extra = Tar::new().dir("work", 0o755).finish();
+    let store = store_with(
+        &td.path().join("store"),
+        "app",
+        extra,
+        json!({
+            "User": "alice",
+            "Env": ["FOO=bar", "PATH=/bin"],
+            "Entrypoint": ["/bin/sh", "-c"],
+            "Cmd": ["echo hi"],
+            "WorkingDir": "/work",
+            "ExposedPorts": {"8080/tcp": {}, "53/udp": {}},
+            "StopSignal": "SIGTERM",
+            "Labels": {"com.example.team": "oximg"},
+            "Volumes": {"/data": {}, "/../../../var/lib/x": {}},
+        }),
+    );
+    let b = td.path().join("bundle");
+    make_bundle(&store, "app", &b, &BundleOptions::default()).unwrap();
+    assert!(b.join("rootfs/bin/busybox").is_file());
+    let spec = spec_of(&b);
+    let p = spec.process().as_ref().unwrap();
+    assert_eq!(p.args().as_ref().unwrap(), &["/bin/sh", "-c", "echo hi"]);
+    let env = p.env().as_ref().unwrap();
+    assert!(env.contains(&"FOO=bar".to_string()) && env.contains(&"PATH=/bin".to_string()));
+    assert!(env.contains(&"HOME=/home/alice".to_string()), "{env:?}");
+    assert_eq!(p.cwd(), Path::new("/work"));
+    assert_eq!((p.user().uid(), p.user().gid()), (1000, 1000));
+    let mut extra_gids = p.user().additional_gids().clone().unwrap();
+    extra_gids.sort();
+    assert_eq!(extra_gids, vec![10, 50]);
+    assert_eq!(p.terminal(), Some(false));
+    let caps = p.capabilities().as_ref().unwrap();
+    assert!(caps.inheritable().is_none() && caps.ambient().is_none());
+    let ann = spec.annotations().as_ref().unwrap();
+    assert_eq!(
+        ann["org.opencontainers.image.exposedPorts"],
+        "53/udp,8080/tcp"
+    );
+    assert_eq!(ann["org.opencontainers.image.stopSignal"], "SIGTERM");
+    assert_eq!(ann["com.example.team"], "oximg");
+    assert_eq!(ann["org.opencontainers.image.architecture"], "amd64");
+    // Crafted volume paths are normalised inside the container, never joined
+    // onto a host path, and nothing is mounted for them.
+    assert_eq!(ann["org.oximg.image.volumes"], "/data,/var/lib/x");
+    assert!(spec
+        .mounts()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .all(|m| m.destination() != Path::new("/data")));
+    let ns: Vec<_> = spec
+        .linux()
+        .as_ref()
+        .unwrap()
+        .namespaces()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|n| n.typ())
+        .collect();
+    assert!(ns.contains(&oci_spec::runtime::LinuxNamespaceType::Pid));
+    assert!(!ns.contains(&oci_spec::runtime::LinuxNamespaceType::User));
+}
+
+#[test]
+fn bad_configs_leave_no_bundle() {
+    for (what, cfg, want) in [
+        (
+            "unknown user",
+            json!({"User": "mallory", "Cmd": ["true"]}),
+            "mallory",
+        ),
+        (
+            "overflowing uid",
+            json!({"User": "4294967296", "Cmd": ["true"]}),
+            "invalid id",
+        ),
+        (
+            "volume over the root",
+            json!({"Cmd": ["true"], "Volumes": {"/../../..": {}}}),
+            "root directory",
+        ),
+        ("nothing to run", json!({}), "neither Entrypoint nor Cmd"),
+    ] {
+        let td = tempfile::tempdir().unwrap();
+        let store = store_with(&td.path().join("store"), "x", Tar::new().finish(), cfg);
+        let b = td.path().join("bundle");
+        let err = make_bundle(&store, "x", &b, &BundleOptions::default()).expect_err(what);
+        assert!(err.to_string().contains(want), "{what}: {err}");
+        let left: Vec<_> = std::fs::read_dir(td.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("store")], "{what}");
+    }
+}
+
+#[test]
+fn passwd_symlink_is_read_inside_the_rootfs() {
+    // /etc/passwd → a host path with a tempting user: looked up inside the
+    // rootfs, where it does not exist, so the user is unknown.
+    let td = tempfile::tempdir().unwrap();
+    let host = td.path().join("hostetc");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("passwd"), "evil:x:0:0::/:/bin/sh\n").unwrap();
+    let extra = Tar::new()
+        .symlink("etc/passwd", &format!("{}/passwd", host.display()))
+        .finish();
+    let store = store_with(
+        &td.path().join("store"),
+        "x",
+        extra,
+        json!({"User": "evil", "Cmd": ["true"]}),
+    );
+    let err =
+        make_bundle(&store, "x", &td.path().join("b"), &BundleOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("\"evil\" not found"), "{err}");
+}
+
+#[test]
+fn tampered_blob_in_store_fails_cleanly() {
+    let td = tempfile::tempdir().unwrap();
+    let sdir = td.path().join("store");
+    let extra = Tar::new().file("f", 0o644, &[7u8; 100_000]).finish();
+    let store = store_with(&sdir, "x", extra, json!({"Cmd": ["true"]}));
+    // Flip one byte of the biggest blob (busybox layer) without changing its size.
+    let blobs = sdir.join("blobs/sha256");
+    let biggest = std::fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut data = std::fs::read(&biggest).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 0x55;
+    std::fs::write(&biggest, data).unwrap();
+    let b = td.path().join("bundle");
+    let err = make_bundle(&store, "x", &b, &BundleOptions::default()).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("layer 0"), "{msg}");
+    assert!(!b.exists());
+    assert_eq!(
+        std::fs::read_dir(td.path()).unwrap().count(),
+        1,
+        "staging left behind"
+    );
+}
+
+fn runc_run(bundle: &Path, id: &str) -> (bool, String, String) {
+    let state = tempfile::tempdir().unwrap();
+    let out = Command::new("runc")
+        .arg("--root")
+        .arg(state.path())
+        .args(["run", "-b"])
+        .arg(bundle)
+        .arg(id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("runc is installed by scripts/deps");
+    let _ = Command::new("runc")
+        .arg("--root")
+        .arg(state.path())
+        .args(["delete", "-f", id])
+        .output();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn unique_id(tag: &str) -> String {
+    format!(
+        "oximg-{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    )
+}
+
+#[test]
+fn bundle_runs_under_runc_via_the_cli() {
+    let td = tempfile::tempdir().unwrap();
+    let sdir = td.path().join("store");
+    write_layout(
+        &sdir,
+        "hello",
+        &[(busybox_layer(), GZIP)],
+        json!({"Cmd": ["sh", "-c", "echo hello from $(id -u):$(id -g) in $(pwd)"], "WorkingDir": "/tmp"}),
+    );
+    write_layout(
+        &sdir,
+        "nobody",
+        &[(busybox_layer(), ZSTD)],
+        json!({"User": "nobody", "Cmd": ["id", "-u"]}),
+    );
+    let s = sdir.to_str().unwrap();
+    for (tag, want) in [("hello", "hello from 0:0 in /tmp"), ("nobody", "65534")] {
+        let b = td.path().join(format!("b-{tag}"));
+        registry::oximg_ok(&["--store", s, "-q", "bundle", tag, b.to_str().unwrap()]);
+        let (ok, out, err) = runc_run(&b, &unique_id(tag));
+        assert!(ok, "runc run {tag}: {err}");
+        assert_eq!(out.trim(), want, "{tag}");
+    }
+    // The same verb refuses a non-empty target and says why.
+    let o = registry::oximg(&[
+        "--store",
+        s,
+        "-q",
+        "bundle",
+        "hello",
+        td.path().join("b-hello").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        registry::stderr(&o).contains("not an empty directory"),
+        "{}",
+        registry::stderr(&o)
+    );
+    // `unpack` gives the rootfs alone.
+    let r = td.path().join("rootfs-only");
+    registry::oximg_ok(&["--store", s, "-q", "unpack", "hello", r.to_str().unwrap()]);
+    assert!(r.join("bin/busybox").is_file() && !r.join("config.json").exists());
+}
+
+#[test]
+fn pulled_from_loopback_registry_runs_under_runc() {
+    let reg = registry::Registry::start();
+    let td = tempfile::tempdir().unwrap();
+    let layout = td.path().join("layout");
+    write_layout(
+        &layout,
+        "v1",
+        &[
+            (busybox_layer(), GZIP),
+            (
+                Tar::new()
+                    .file("msg", 0o644, b"pulled and bundled")
+                    .finish(),
+                GZIP,
+            ),
+        ],
+        json!({"Cmd": ["cat", "/msg"]}),
+    );
+    reg.push(&layout, "v1", "test/hello:v1", &[]);
+    let store = td.path().join("store");
+    let b = td.path().join("bundle");
+    let reference = format!("{}/test/hello:v1", reg.host());
+    // Not in the store: bundle pulls it first.
+    registry::oximg_ok(&[
+        "--store",
+        store.to_str().unwrap(),
+        "-q",
+        "bundle",
+        "--tls-verify=false",
+        &reference,
+        b.to_str().unwrap(),
+    ]);
+    let (ok, out, err) = runc_run(&b, &unique_id("pulled"));
+    assert!(ok, "runc run: {err}");
+    assert_eq!(out.trim(), "pulled and bundled");
+}
+
+#[test]
+fn uid_map_adds_a_user_namespace_and_shifts_files() {
+    let td = tempfile::tempdir().unwrap();
+    let sdir = td.path().join("store");
+    write_layout(
+        &sdir,
+        "m",
+        &[(busybox_layer(), GZIP)],
+        json!({"Cmd": ["sh", "-c", "id -u; cat /proc/self/uid_map"]}),
+    );
+    let b = td.path().join("b");
+    registry::oximg_ok(&[
+        "--store",
+        sdir.to_str().unwrap(),
+        "-q",
+        "bundle",
+        "--uid-map",
+        "0:200000:65536",
+        "--gid-map",
+        "0:200000:65536",
+        "m",
+        b.to_str().unwrap(),
+    ]);
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(b.join("rootfs/bin/busybox"))
+            .unwrap()
+            .uid(),
+        200000
+    );
+    let spec = spec_of(&b);
+    let linux = spec.linux().as_ref().unwrap();
+    assert_eq!(linux.uid_mappings().as_ref().unwrap()[0].host_id(), 200000);
+    let (ok, out, err) = runc_run(&b, &unique_id("userns"));
+    assert!(ok, "runc run: {err}");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("0"));
+    let map: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(map, vec!["0", "200000", "65536"]);
+}
