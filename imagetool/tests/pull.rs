@@ -264,7 +264,7 @@ fn pull_tampered_blob_fails_and_store_unchanged() {
     let mut l = Layout::new(&t.path().join("src"));
     let good = l.image("amd64", &[tar(&[("ok", b"fine\n")])]);
     let evil_layer = big_layer("x.bin", 100_000, 3);
-    let evil = l.image("amd64", &[evil_layer.clone()]);
+    let evil = l.image("amd64", std::slice::from_ref(&evil_layer));
     l.tag("good", &good);
     l.tag("evil", &evil);
     reg.push(&l.dir, "good", "test/good:1", &["--preserve-digests"]);
@@ -470,7 +470,7 @@ fn pull_resumes_after_dropped_connection() {
     let t = tempfile::tempdir().unwrap();
     let mut l = Layout::new(&t.path().join("src"));
     let big = big_layer("big.bin", 3 << 20, 11);
-    let m = l.image("amd64", &[big.clone()]);
+    let m = l.image("amd64", std::slice::from_ref(&big));
     l.tag("big", &m);
     reg.push(&l.dir, "big", "test/big:1", &["--preserve-digests"]);
     let log = t.path().join("proxy.log");
@@ -499,7 +499,7 @@ fn pull_registry_stopped_mid_pull_then_resumed() {
     let t = tempfile::tempdir().unwrap();
     let mut l = Layout::new(&t.path().join("src"));
     let big = big_layer("big.bin", 6 << 20, 12);
-    let m = l.image("amd64", &[big.clone()]);
+    let m = l.image("amd64", std::slice::from_ref(&big));
     l.tag("big", &m);
     reg.push(&l.dir, "big", "test/big:1", &["--preserve-digests"]);
     let log = t.path().join("proxy.log");

@@ -164,7 +164,7 @@ fn store_fsck_finds_corruption_and_reads_refuse_it() {
     let t = tempfile::tempdir().unwrap();
     let mut l = Layout::new(&t.path().join("src"));
     let layer = tar(&[("x", b"precious\n")]);
-    let m = l.image("amd64", &[layer.clone()]);
+    let m = l.image("amd64", std::slice::from_ref(&layer));
     l.tag("v1", &m);
     reg.push(&l.dir, "v1", "fsck/img:v1", &["--preserve-digests"]);
     let store = t.path().join("store");

@@ -133,7 +133,7 @@ fn remote(args: &Args, r: &str) -> anyhow::Result<()> {
             let d = want
                 .choose(idx.manifests())
                 .with_context(|| format!("{r} has no image for {want}"))?;
-            client.manifest(&d.digest().to_string(), Some(d))?
+            client.manifest(d.digest().as_ref(), Some(d))?
         }
     };
     let man: ImageManifest = serde_json::from_slice(&m.bytes)?;

@@ -386,7 +386,7 @@ impl Client {
     pub fn blob_bytes(&self, desc: &Descriptor) -> Result<Vec<u8>, RegistryError> {
         if desc.size() > JSON_LIMIT {
             return Err(too_large(
-                &desc.digest().to_string(),
+                desc.digest().as_ref(),
                 desc.size(),
                 JSON_LIMIT,
             ));

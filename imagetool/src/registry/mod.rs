@@ -131,7 +131,7 @@ pub fn pull(
             let idx: ImageIndex = parse(&top)?;
             if opts.all_platforms {
                 for d in idx.manifests() {
-                    let m = client.manifest(&d.digest().to_string(), Some(d))?;
+                    let m = client.manifest(d.digest().as_ref(), Some(d))?;
                     match m.kind {
                         media::Kind::Manifest => fetch_image(&client, store, &m, opts, &progress)?,
                         media::Kind::Index => {
@@ -151,7 +151,7 @@ pub fn pull(
                         reference: r.to_string(),
                         platform: want.to_string(),
                     })?;
-                let m = client.manifest(&d.digest().to_string(), Some(d))?;
+                let m = client.manifest(d.digest().as_ref(), Some(d))?;
                 if m.kind != media::Kind::Manifest {
                     return Err(RegistryError::Protocol(
                         "nested index in an index is not supported".into(),
@@ -222,7 +222,7 @@ fn fetch_image(
                 let Some(d) = queue.lock().expect("lock").pop() else {
                     return;
                 };
-                let bar = progress.blob(&d.digest().to_string(), d.size());
+                let bar = progress.blob(d.digest().as_ref(), d.size());
                 if let Err(e) = client.fetch_blob(store, &d, &bar) {
                     first_err.lock().expect("lock").get_or_insert(e);
                     return;
