@@ -385,11 +385,7 @@ impl Client {
     /// A small blob (a config) into memory, verified, at most 4 MiB.
     pub fn blob_bytes(&self, desc: &Descriptor) -> Result<Vec<u8>, RegistryError> {
         if desc.size() > JSON_LIMIT {
-            return Err(too_large(
-                desc.digest().as_ref(),
-                desc.size(),
-                JSON_LIMIT,
-            ));
+            return Err(too_large(desc.digest().as_ref(), desc.size(), JSON_LIMIT));
         }
         let url = self.url(&format!("blobs/{}", desc.digest()));
         let resp = self.get_checked(&url, || self.http.get(&url), self.opts.retries)?;
