@@ -540,3 +540,72 @@ fn pull_registry_stopped_mid_pull_then_resumed() {
     assert_eq!(ingest_len(&store), 0);
     oximg_ok(&["fsck", "--store", s(&store)]);
 }
+
+#[test]
+fn pull_killed_mid_blob_leaves_store_consistent_and_next_pull_resumes() {
+    let reg = Registry::start();
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let big = big_layer("big.bin", 6 << 20, 13);
+    let small = tar(&[("s", b"small\n")]);
+    let m = l.image("amd64", &[small.clone(), big.clone()]);
+    l.tag("big", &m);
+    reg.push(&l.dir, "big", "test/killed:1", &["--preserve-digests"]);
+    let log = t.path().join("proxy.log");
+    let port = reg.port.to_string();
+    let proxy = Py::start(t.path(), "proxy.py", PROXY, &[&port, s(&log), "slow"]);
+    let store = t.path().join("store");
+    let r = format!("127.0.0.1:{}/test/killed:1", proxy.port);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_oximg"))
+        .args(["pull", "--store", s(&store), "-q", &r])
+        .env("HOME", "/nonexistent")
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while ingest_len(&store) < 512 * 1024 {
+        assert!(t0.elapsed().as_secs() < 30, "pull never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no cleanup code runs
+    child.wait().unwrap();
+    let partial = ingest_len(&store);
+    assert!(partial > 0 && partial < big.len() as u64);
+    assert!(refs(&store).is_empty());
+    assert!(!blob_exists(&store, &sha256(&big)));
+    oximg_ok(&["fsck", "--store", s(&store)]);
+    // The next pull finishes the job from where the killed one stopped.
+    oximg_ok(&["pull", "--store", s(&store), "-q", &r]);
+    let ranges = range_requests(&log, &sha256(&big));
+    assert!(
+        ranges.iter().any(|&x| x >= partial),
+        "no resume from {partial}: {ranges:?}"
+    );
+    assert_eq!(refs(&store).len(), 1);
+    oximg_ok(&["fsck", "--store", s(&store)]);
+}
+
+#[test]
+fn pull_by_digest_already_stored_needs_no_network() {
+    let mut reg = Registry::start();
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let m = l.image("amd64", &[tar(&[("a", b"offline\n")])]);
+    l.tag("v1", &m);
+    reg.push(&l.dir, "v1", "test/offline:v1", &["--preserve-digests"]);
+    let store = t.path().join("store");
+    oximg_ok(&[
+        "pull",
+        "--store",
+        s(&store),
+        "-q",
+        &format!("{}/test/offline:v1", reg.host()),
+    ]);
+    reg.stop();
+    let by_digest = format!(
+        "{}/test/offline@{}",
+        reg.host(),
+        m["digest"].as_str().unwrap()
+    );
+    oximg_ok(&["pull", "--store", s(&store), "-q", &by_digest]);
+    assert!(refs(&store).iter().any(|(n, _)| *n == by_digest));
+}

@@ -103,6 +103,10 @@ pub fn pull(
     opts: &PullOptions,
 ) -> Result<Descriptor, RegistryError> {
     let r = Reference::parse(reference)?;
+    if let Some(d) = stored_by_digest(&r, store)? {
+        store.set_ref(&r.to_string(), &d)?;
+        return Ok(d);
+    }
     let client = connect(&r, opts)?;
     let progress = Progress::new(opts.quiet);
     // Blobs we write stay safe from a concurrent gc until the ref exists.
@@ -171,6 +175,38 @@ pub fn pull(
     store.set_ref(&r.to_string(), &named)?;
     progress.finish();
     Ok(named)
+}
+
+/// A digest reference whose image is already complete in the store needs
+/// no network at all (content is pinned by the digest).
+fn stored_by_digest(r: &Reference, store: &Store) -> Result<Option<Descriptor>, RegistryError> {
+    let Some(dg) = r.digest() else {
+        return Ok(None);
+    };
+    let Ok(meta) = std::fs::metadata(store.blob_path(dg)) else {
+        return Ok(None);
+    };
+    let probe = Descriptor::new(MediaType::Other(String::new()), meta.len(), dg.clone());
+    let bytes = store.read_bytes(&probe, JSON_LIMIT)?;
+    let (kind, mt) = media::classify(None, &bytes)?;
+    let complete = |m: &ImageManifest| {
+        std::iter::once(m.config())
+            .chain(m.layers().iter())
+            .all(|d| store.has_blob(d))
+    };
+    let desc = Descriptor::new(MediaType::from(mt.as_str()), meta.len(), dg.clone());
+    match kind {
+        media::Kind::Manifest => {
+            let m: ImageManifest =
+                serde_json::from_slice(&bytes).map_err(|source| StoreError::Json {
+                    what: dg.to_string(),
+                    source,
+                })?;
+            Ok(complete(&m).then_some(desc))
+        }
+        // An index may be stored with only some platforms: ask the registry.
+        media::Kind::Index => Ok(None),
+    }
 }
 
 fn parse<T: serde::de::DeserializeOwned>(m: &FetchedManifest) -> Result<T, RegistryError> {
