@@ -266,6 +266,13 @@ fn assert_no_rootfs(td: &Path) {
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
+/// (what, the bad layer, error substrings separated by `|`)
+type Case = (
+    &'static str,
+    oximg::unpack::Layer<std::io::Cursor<Vec<u8>>>,
+    &'static str,
+);
+
 #[test]
 fn truncated_and_tampered_layers_fail_cleanly() {
     let mut big = Tar::new();
@@ -275,7 +282,7 @@ fn truncated_and_tampered_layers_fail_cleanly() {
     let t = big.finish();
     let gz = gzip(&t);
 
-    let cases: Vec<(&str, oximg::unpack::Layer<std::io::Cursor<Vec<u8>>>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "truncated gzip",
             {
