@@ -246,11 +246,20 @@ fn attack_media_type_confusion_layers_and_manifests() {
     f.manifest("both", OCI_MANIFEST, &both);
     // Same body, served as an index.
     f.manifest("both-idx", OCI_INDEX, &both);
+    // Without any type claim (no mediaType field, a generic Content-Type),
+    // only the shape check stands between us and a guess.
+    v.as_object_mut().unwrap().remove("mediaType");
+    let untyped = serde_json::to_vec(&v).unwrap();
+    f.manifest("untyped", "application/json", &untyped);
     let (py, _log) = f.start("reg");
     let store = t.path().join("store");
     assert_fails_with(&pull(&store, py.port, "both", &[]), "media type confusion");
     assert_fails_with(
         &pull(&store, py.port, "both-idx", &[]),
+        "media type confusion",
+    );
+    assert_fails_with(
+        &pull(&store, py.port, "untyped", &[]),
         "media type confusion",
     );
     assert_nothing_stored(&store);
