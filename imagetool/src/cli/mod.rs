@@ -25,7 +25,11 @@ pub struct Global {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "oximg", version, about = "Pull OCI images, unpack them and make runtime bundles")]
+#[command(
+    name = "oximg",
+    version,
+    about = "Pull OCI images, unpack them and make runtime bundles"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
