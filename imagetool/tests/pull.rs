@@ -609,3 +609,32 @@ fn pull_by_digest_already_stored_needs_no_network() {
     oximg_ok(&["pull", "--store", s(&store), "-q", &by_digest]);
     assert!(refs(&store).iter().any(|(n, _)| *n == by_digest));
 }
+
+#[test]
+fn pull_https_verifies_certificates() {
+    let reg = Registry::start_tls();
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let m = l.image("amd64", &[tar(&[("tls", b"over https\n")])]);
+    l.tag("v1", &m);
+    reg.push(&l.dir, "v1", "tls/img:v1", &["--preserve-digests"]);
+    let r = format!("{}/tls/img:v1", reg.host());
+    let store = t.path().join("store");
+    // Unknown CA: refused, and the error is about the certificate.
+    let o = oximg(&["pull", "--store", s(&store), "-q", &r]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("https://") && e.to_lowercase().contains("certificate"),
+        "{e}"
+    );
+    assert!(refs(&store).is_empty());
+    // With the CA in --cert-dir: verified HTTPS.
+    let ca = reg.ca_dir();
+    oximg_ok(&["pull", "--store", s(&store), "-q", "--cert-dir", s(&ca), &r]);
+    assert_eq!(refs(&store).len(), 1);
+    // --tls-verify=false: accepted without the CA.
+    let st2 = t.path().join("s2");
+    oximg_ok(&["pull", "--store", s(&st2), "-q", "--tls-verify=false", &r]);
+    assert_eq!(refs(&st2).len(), 1);
+}

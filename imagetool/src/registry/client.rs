@@ -97,11 +97,12 @@ impl Client {
             auth: Mutex::new(None),
         };
         let ping = match client.ping() {
-            Err(RegistryError::Http { .. }) if r.is_loopback() || !opts.tls_verify => {
+            Err(https_err @ RegistryError::Http { .. }) if r.is_loopback() || !opts.tls_verify => {
                 // skopeo's allowance: a loopback or explicitly insecure
-                // registry may speak plain HTTP.
+                // registry may speak plain HTTP. If that fails too, the
+                // HTTPS error is the one worth reporting.
                 client.base = format!("http://{}", r.api_host());
-                client.ping()?
+                client.ping().map_err(|_| https_err)?
             }
             other => other?,
         };

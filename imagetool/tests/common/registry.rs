@@ -53,6 +53,7 @@ pub struct Registry {
     pub port: u16,
     pub dir: tempfile::TempDir,
     pub auth: Option<(String, String)>,
+    pub tls: bool,
     child: Option<Child>,
 }
 
@@ -74,10 +75,47 @@ impl Registry {
             port: 0,
             dir,
             auth,
+            tls: false,
             child: None,
         };
         r.spawn(free_port());
         r
+    }
+
+    /// A registry serving HTTPS with a certificate for IP 127.0.0.1 signed
+    /// by a fresh CA, whose certificate is `certs/ca.crt` (see [`Self::ca_dir`]).
+    pub fn start_tls() -> Registry {
+        need("docker-registry");
+        need("openssl");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("certs")).unwrap();
+        let sh = format!(
+            "set -e; cd {}; \
+             openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=oximg-test-ca \
+               -keyout ca.key -out certs/ca.crt 2>/dev/null; \
+             openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout srv.key -out srv.csr 2>/dev/null; \
+             printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext; \
+             openssl x509 -req -in srv.csr -CA certs/ca.crt -CAkey ca.key -CAcreateserial \
+               -days 2 -extfile ext -out srv.crt 2>/dev/null",
+            d.display()
+        );
+        let st = Command::new("sh").args(["-c", &sh]).status().unwrap();
+        assert!(st.success(), "openssl failed");
+        let mut r = Registry {
+            port: 0,
+            dir,
+            auth: None,
+            tls: true,
+            child: None,
+        };
+        r.spawn(free_port());
+        r
+    }
+
+    /// A `--cert-dir` holding the CA of a [`Self::start_tls`] registry.
+    pub fn ca_dir(&self) -> PathBuf {
+        self.dir.path().join("certs")
     }
 
     fn spawn(&mut self, port: u16) {
@@ -86,6 +124,13 @@ impl Registry {
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: oximg-test\n",
             d.join("data").display()
         );
+        if self.tls {
+            cfg += &format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                d.join("srv.crt").display(),
+                d.join("srv.key").display()
+            );
+        }
         if let Some((u, p)) = &self.auth {
             need("htpasswd");
             let out = Command::new("htpasswd")
