@@ -118,14 +118,10 @@ fn header<'a>(r: &'a Value, name: &str) -> Option<&'a str> {
 
 fn pull(store: &Path, port: u16, reference: &str, extra: &[&str]) -> std::process::Output {
     let r = format!("127.0.0.1:{port}/x:{reference}");
-    let mut args = vec![
-        "pull",
-        "--store",
-        store.to_str().unwrap(),
-        "-q",
-        "--retry-times",
-        "2",
-    ];
+    let mut args = vec!["pull", "--store", store.to_str().unwrap(), "-q"];
+    if !extra.contains(&"--retry-times") {
+        args.extend_from_slice(&["--retry-times", "2"]);
+    }
     args.extend_from_slice(extra);
     args.push(&r);
     oximg(&args)
@@ -476,4 +472,86 @@ fn pull_bearer_token_flow() {
         .iter()
         .any(|r| r["path"].as_str().unwrap().contains("/blobs/")
             && header(r, "authorization") == Some("Bearer tok-123")));
+}
+
+#[test]
+fn pull_retries_transient_5xx_a_bounded_number_of_times() {
+    let t = tempfile::tempdir().unwrap();
+    let mut f = Fake::new(t.path());
+    let (m, layer) = f.image(None);
+    f.manifest("t", OCI_MANIFEST, &m);
+    f.routes.get_mut("/v2/x/manifests/t").unwrap()["fail_first"] = json!(2);
+    f.routes
+        .get_mut(&format!("/v2/x/blobs/{}", sha256(&layer)))
+        .unwrap()["fail_first"] = json!(2);
+    let (py, log) = f.start("reg");
+    // Two 503s then success: 3 attempts suffice.
+    let store = t.path().join("store");
+    let o = pull(&store, py.port, "t", &["--retry-times", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reqs = requests(&log);
+    let count = |p: &str| {
+        reqs.iter()
+            .filter(|r| r["path"].as_str().unwrap().ends_with(p))
+            .count()
+    };
+    assert_eq!(count("/manifests/t"), 3);
+    assert_eq!(count(&sha256(&layer)), 3);
+
+    // The same registry failing more often than the budget: a clear 503.
+    let mut f2 = Fake::new(&t.path().join("two"));
+    std::fs::create_dir_all(&f2.dir).unwrap();
+    let (m2, _) = f2.image(None);
+    f2.manifest("t", OCI_MANIFEST, &m2);
+    f2.routes.get_mut("/v2/x/manifests/t").unwrap()["fail_first"] = json!(100);
+    let (py2, log2) = f2.start("reg2");
+    let st2 = t.path().join("s2");
+    let o = pull(&st2, py2.port, "t", &["--retry-times", "3"]);
+    assert_fails_with(&o, "503");
+    let n = requests(&log2)
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap().ends_with("/manifests/t"))
+        .count();
+    assert_eq!(n, 3, "not bounded by --retry-times");
+}
+
+#[test]
+fn pull_sha512_digests_are_verified() {
+    use sha2::Digest as _;
+    let t = tempfile::tempdir().unwrap();
+    let mut f = Fake::new(t.path());
+    let layer = tar(&[("f", b"sha512 content\n")]);
+    let d512 = format!("sha512:{}", hex::encode(sha2::Sha512::digest(&layer)));
+    let cfg = f.blob(
+        "application/vnd.oci.image.config.v1+json",
+        &serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [d512]}}))
+        .unwrap(),
+    );
+    f.route(&format!("/v2/x/blobs/{d512}"), 200, json!({}), &layer);
+    let l = json!({"mediaType": LAYER_TAR, "digest": d512, "size": layer.len()});
+    let m = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": cfg, "layers": [l]}))
+    .unwrap();
+    f.manifest("good", OCI_MANIFEST, &m);
+    // Same manifest shape, but the registry serves other bytes for the layer.
+    let evil = tar(&[("f", b"sha512 CONTENT\n")]);
+    let e512 = format!(
+        "sha512:{}",
+        hex::encode(sha2::Sha512::digest(&layer)).replace('a', "b")
+    );
+    f.route(&format!("/v2/x/blobs/{e512}"), 200, json!({}), &evil);
+    let le = json!({"mediaType": LAYER_TAR, "digest": e512, "size": evil.len()});
+    let me = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": cfg, "layers": [le]}))
+    .unwrap();
+    f.manifest("evil", OCI_MANIFEST, &me);
+    let (py, _log) = f.start("reg");
+    let store = t.path().join("store");
+    let o = pull(&store, py.port, "good", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(store.join("blobs/sha512").join(&d512[7..]).exists());
+    oximg_ok(&["fsck", "--store", store.to_str().unwrap()]);
+    assert_fails_with(&pull(&store, py.port, "evil", &[]), "digest mismatch");
+    assert!(!store.join("blobs/sha512").join(&e512[7..]).exists());
 }

@@ -7,7 +7,8 @@
 #               "routes": {"/v2/x/manifests/t": {"status": 200, "headers": {..},
 #                           "body_file": PATH | "body": STR,
 #                           "endless": true  (body, then spaces until the client hangs up),
-#                           "content_length": N (declared, overrides)}}}
+#                           "content_length": N (declared, overrides),
+#                           "fail_first": N (answer 503 to the first N requests)}}}
 import base64, http.server, json, socketserver, sys, threading
 
 port, routes_file, logfile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -65,6 +66,16 @@ class H(http.server.BaseHTTPRequestHandler):
         if r is None:
             log(rec)
             self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        with lock:
+            failing = r.get("fail_first", 0) > 0
+            if failing:
+                r["fail_first"] -= 1
+        if failing:
+            log(rec)
+            self.send_response(503)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
