@@ -226,8 +226,10 @@ fn bundle_runs_under_runc_via_the_cli() {
         json!({"User": "nobody", "Cmd": ["id", "-u"]}),
     );
     let s = sdir.to_str().unwrap();
+    let mut guards = Vec::new();
     for (tag, want) in [("hello", "hello from 0:0 in /tmp"), ("nobody", "65534")] {
         let b = td.path().join(format!("b-{tag}"));
+        guards.push(BundleGuard(b.clone()));
         registry::oximg_ok(&["--store", s, "-q", "bundle", tag, b.to_str().unwrap()]);
         let (ok, out, err) = runc_run(&b, &unique_id(tag));
         assert!(ok, "runc run {tag}: {err}");
@@ -277,6 +279,7 @@ fn pulled_from_loopback_registry_runs_under_runc() {
     let store = td.path().join("store");
     let b = td.path().join("bundle");
     let reference = format!("{}/test/hello:v1", reg.host());
+    let _g = BundleGuard(b.clone());
     // Not in the store: bundle pulls it first.
     registry::oximg_ok(&[
         "--store",
@@ -331,4 +334,138 @@ fn uid_map_adds_a_user_namespace_and_shifts_files() {
     assert_eq!(lines.next(), Some("0"));
     let map: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(map, vec!["0", "200000", "65536"]);
+}
+
+/// Unmounts and removes a bundle when the test ends, passed or not.
+struct BundleGuard(std::path::PathBuf);
+impl Drop for BundleGuard {
+    fn drop(&mut self) {
+        let _ = oximg::bundle::remove_bundle(&self.0);
+    }
+}
+
+fn cached_layers() -> Vec<(Vec<u8>, &'static str)> {
+    let l2 = Tar::new()
+        .dir("usr/lib", 0o755)
+        .file("usr/lib/libc.so", 0o755, b"libc")
+        .symlink("lib", "usr/lib")
+        .file("etc/motd", 0o644, b"lower motd")
+        .file("opq/old", 0o644, b"old")
+        .file("gone", 0o644, b"")
+        .finish();
+    let l3 = Tar::new()
+        // through a symlink planted by the layer below
+        .file("lib/libextra.so", 0o755, b"extra")
+        .whiteout("", "gone")
+        .dir("opq", 0o755)
+        .opaque("opq")
+        .file("opq/new", 0o644, b"new")
+        .hardlink("etc/motd-link", "etc/motd")
+        .file("etc/motd", 0o600, b"upper motd")
+        .finish();
+    vec![(busybox_layer(), GZIP), (l2, GZIP), (l3, ZSTD)]
+}
+
+#[test]
+fn cached_overlay_bundle_matches_a_copy_and_is_fast_the_second_time() {
+    let td = tempfile::tempdir().unwrap();
+    let sdir = td.path().join("store");
+    write_layout(
+        &sdir,
+        "c",
+        &cached_layers(),
+        json!({"Cmd": ["sh", "-c", "cat /lib/libextra.so /etc/motd; ls /opq"]}),
+    );
+    let store = Store::open(&sdir).unwrap();
+    let copy = td.path().join("copy");
+    make_bundle(&store, "c", &copy, &BundleOptions::default()).unwrap();
+    let cached = BundleOptions {
+        cached: true,
+        ..Default::default()
+    };
+    let first = td.path().join("first");
+    let _g1 = BundleGuard(first.clone());
+    make_bundle(&store, "c", &first, &cached).unwrap();
+    assert!(
+        oximg::unpack::cache::is_overlay(&first.join("rootfs")),
+        "first cached bundle is not an overlay"
+    );
+
+    // The merged view is the same tree a flat unpack gives. (The overlay's
+    // root directory is the one thing that may differ in metadata.)
+    let mut a = layers::snapshot(&copy.join("rootfs"));
+    let mut b = layers::snapshot(&first.join("rootfs"));
+    a.remove("/");
+    b.remove("/");
+    // Overlay reports a hardlink's nlink per layer; compare link targets by content.
+    for m in [&mut a, &mut b] {
+        for n in m.values_mut() {
+            n.nlink_group = None;
+        }
+    }
+    assert_eq!(a, b);
+    assert!(!b.contains_key("/gone") && !b.contains_key("/opq/old"));
+    assert_eq!(
+        std::fs::read(first.join("rootfs/usr/lib/libextra.so")).unwrap(),
+        b"extra"
+    );
+
+    // Second bundle: no layer is read again, one mount.
+    let second = td.path().join("second");
+    let _g2 = BundleGuard(second.clone());
+    let layer_dir_mtime = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    let cache_root = sdir.join(".oximg/unpacked");
+    let before: Vec<_> = std::fs::read_dir(&cache_root)
+        .unwrap()
+        .map(|e| layer_dir_mtime(&e.unwrap().path()))
+        .collect();
+    let start = std::time::Instant::now();
+    make_bundle(&store, "c", &second, &cached).unwrap();
+    let took = start.elapsed();
+    let after: Vec<_> = std::fs::read_dir(&cache_root)
+        .unwrap()
+        .map(|e| layer_dir_mtime(&e.unwrap().path()))
+        .collect();
+    assert_eq!(before, after, "cache was rebuilt");
+    assert_eq!(before.len(), 3);
+    eprintln!("second cached bundle took {took:?}");
+    assert!(
+        took < std::time::Duration::from_millis(250),
+        "second bundle took {took:?}"
+    );
+
+    // Writes in one bundle stay in its upper dir.
+    std::fs::write(second.join("rootfs/etc/motd"), b"changed in second").unwrap();
+    assert_eq!(
+        std::fs::read(first.join("rootfs/etc/motd")).unwrap(),
+        b"upper motd"
+    );
+
+    let (ok, out, err) = runc_run(&first, &unique_id("cached"));
+    assert!(ok, "runc run: {err}");
+    assert_eq!(out, "extraupper motdnew\n");
+}
+
+#[test]
+fn cached_bundle_via_cli_and_copy_flag() {
+    let td = tempfile::tempdir().unwrap();
+    let sdir = td.path().join("store");
+    write_layout(&sdir, "c", &cached_layers(), json!({"Cmd": ["true"]}));
+    let s = sdir.to_str().unwrap();
+    let b = td.path().join("b");
+    let _g = BundleGuard(b.clone());
+    registry::oximg_ok(&["--store", s, "-q", "bundle", "c", b.to_str().unwrap()]);
+    assert!(oximg::unpack::cache::is_overlay(&b.join("rootfs")));
+    let c = td.path().join("c");
+    registry::oximg_ok(&[
+        "--store",
+        s,
+        "-q",
+        "bundle",
+        "--copy",
+        "c",
+        c.to_str().unwrap(),
+    ]);
+    assert!(!oximg::unpack::cache::is_overlay(&c.join("rootfs")));
+    assert!(c.join("rootfs/usr/lib/libextra.so").is_file());
 }

@@ -16,7 +16,7 @@ use oci_spec::runtime::{
 };
 
 use crate::store::Store;
-use crate::unpack::{self, IdMap, Root, UnpackError, UnpackOptions};
+use crate::unpack::{self, cache, IdMap, Root, UnpackError, UnpackOptions};
 
 pub use user::{ExecUser, UserError};
 
@@ -36,6 +36,8 @@ pub enum BundleError {
     Store(#[from] crate::store::StoreError),
     #[error("image has {layers} layers but its config lists {diff_ids} diff_ids")]
     LayerCount { layers: usize, diff_ids: usize },
+    #[error("overlay mount for a cached bundle: {0}")]
+    Overlay(#[source] std::io::Error),
     #[error("{op} {path}: {source}")]
     Io {
         op: &'static str,
@@ -49,6 +51,9 @@ pub enum BundleError {
 #[derive(Debug, Clone, Default)]
 pub struct BundleOptions {
     pub unpack: UnpackOptions,
+    /// Build `rootfs` as an overlay of layer trees cached in the store (fast
+    /// second bundle) when possible; else, or when the mount fails, a copy.
+    pub cached: bool,
 }
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -266,6 +271,14 @@ pub fn make_bundle(
 ) -> Result<Spec, BundleError> {
     let (_desc, manifest) = store.resolve(reference)?;
     let config = store.image_config(&manifest)?;
+    if opts.cached && cache_usable(&opts.unpack) {
+        match make_bundle_cached(store, &manifest, &config, dir, opts) {
+            // The filesystem cannot do it (no overlay, nested overlay...):
+            // a full copy still works.
+            Err(BundleError::Overlay(_)) => {}
+            other => return other,
+        }
+    }
     let layers = image_layers(store, &manifest, &config)?;
     let staging = unpack::staging_dir(dir)?;
     let result = (|| {
@@ -285,6 +298,84 @@ pub fn make_bundle(
             Err(e)
         }
     }
+}
+
+/// Overlay mounts need privilege, and cached trees hold unshifted owners.
+fn cache_usable(opts: &UnpackOptions) -> bool {
+    !opts.rootless
+        && opts.uid_map.is_empty()
+        && opts.gid_map.is_empty()
+        && rustix::process::geteuid().is_root()
+}
+
+/// `dir/rootfs` as an overlay: cached layer trees below, `dir/.oximg/upper`
+/// for the container's writes. `config.json` is written last, so a bundle
+/// directory without it is not finished.
+fn make_bundle_cached(
+    store: &Store,
+    manifest: &ImageManifest,
+    config: &ImageConfiguration,
+    dir: &Path,
+    opts: &BundleOptions,
+) -> Result<Spec, BundleError> {
+    unpack::check_target(dir)?;
+    let diff_ids = config
+        .rootfs()
+        .diff_ids()
+        .iter()
+        .map(|d| d.parse())
+        .collect::<Result<Vec<oci_spec::image::Digest>, _>>()
+        .map_err(|e| BundleError::Io {
+            op: "parse diff_ids",
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let layers = image_layers(store, manifest, config)?;
+    let lowers = cache::LayerCache::new(store.root()).ensure(layers, &diff_ids, &opts.unpack)?;
+    let existed = dir.exists();
+    let rootfs = dir.join("rootfs");
+    let result = (|| {
+        let (upper, work) = (dir.join(".oximg/upper"), dir.join(".oximg/work"));
+        for d in [&upper, &work, &rootfs] {
+            std::fs::create_dir_all(d).map_err(|source| BundleError::Io {
+                op: "create",
+                path: d.clone(),
+                source,
+            })?;
+        }
+        if !lowers.is_empty() {
+            cache::mount_overlay(&lowers, Some((&upper, &work)), &rootfs)
+                .map_err(BundleError::Overlay)?;
+        }
+        let spec = runtime_spec(config, &rootfs, opts)?;
+        write_config(dir, &spec)?;
+        Ok(spec)
+    })();
+    if result.is_err() {
+        let _ = remove_bundle(dir);
+        if existed {
+            let _ = std::fs::create_dir(dir);
+        }
+    }
+    result
+}
+
+/// Remove a bundle made by [`make_bundle`]: unmount an overlay rootfs, then
+/// delete the tree (never following symlinks).
+pub fn remove_bundle(dir: &Path) -> Result<(), BundleError> {
+    let rootfs = dir.join("rootfs");
+    if cache::is_overlay(&rootfs) {
+        cache::unmount(&rootfs).map_err(|source| BundleError::Io {
+            op: "unmount",
+            path: rootfs.clone(),
+            source,
+        })?;
+    }
+    unpack::remove_tree(dir).map_err(|source| BundleError::Io {
+        op: "remove",
+        path: dir.to_path_buf(),
+        source,
+    })
 }
 
 /// Write `config.json` into `bundle` (temp + rename: never half-written).

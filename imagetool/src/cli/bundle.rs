@@ -15,6 +15,12 @@ pub struct Args {
     pub reference: String,
     /// Bundle directory to create (must not exist, or be empty).
     pub dir: PathBuf,
+    /// Always unpack a full copy of the image into `rootfs/` (default: as
+    /// root, an overlay of layer trees cached in the store, so the second
+    /// bundle of an image is nearly free; `umount DIR/rootfs` before
+    /// removing such a bundle).
+    #[arg(long)]
+    pub copy: bool,
     #[command(flatten)]
     pub unpack: UnpackArgs,
 }
@@ -24,6 +30,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let store = ensure_image(&args.reference, &args.unpack, g)?;
     let opts = BundleOptions {
         unpack: args.unpack.options(),
+        cached: !args.copy,
     };
     let reference = super::pull::strip_transport(&args.reference);
     make_bundle(&store, reference, &args.dir, &opts)

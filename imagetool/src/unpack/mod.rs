@@ -7,6 +7,7 @@
 //! [`unpack_rootfs`] applies a list of layers into a fresh directory that only
 //! appears at its final name once every layer applied and verified.
 
+pub mod cache;
 pub mod decompress;
 pub mod paths;
 pub mod tar_apply;
@@ -260,7 +261,7 @@ pub fn staging_dir(dest: &Path) -> Result<PathBuf, UnpackError> {
     Ok(tmp)
 }
 
-fn check_target(dest: &Path) -> Result<(), UnpackError> {
+pub fn check_target(dest: &Path) -> Result<(), UnpackError> {
     match std::fs::symlink_metadata(dest) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(UnpackError::Io {

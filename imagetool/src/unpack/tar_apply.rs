@@ -121,8 +121,12 @@ fn pax_time(v: &[u8]) -> Option<Timespec> {
 }
 
 /// xattr namespaces we restore (as umoci: never `system.*`, i.e. ACLs).
+/// `*.overlay.*` is overlayfs's own metadata (whiteouts, redirects): a layer
+/// must not be able to plant it in a cached layer tree.
 fn xattr_allowed(name: &[u8]) -> bool {
-    name.starts_with(b"user.") || name.starts_with(b"security.") || name.starts_with(b"trusted.")
+    (name.starts_with(b"user.") || name.starts_with(b"security.") || name.starts_with(b"trusted."))
+        && !name.starts_with(b"trusted.overlay.")
+        && !name.starts_with(b"user.overlay.")
 }
 
 /// Errors a filesystem or an unprivileged user gives for an xattr it will not
