@@ -112,6 +112,8 @@ pub fn unmount(target: &Path) -> io::Result<()> {
 /// Is `path` the root of an overlay mount?
 pub fn is_overlay(path: &Path) -> bool {
     const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c7630;
+    // f_type's width differs between architectures.
+    #[allow(clippy::unnecessary_cast)]
     rustix::fs::statfs(path).is_ok_and(|s| s.f_type as i64 == OVERLAYFS_SUPER_MAGIC)
 }
 
