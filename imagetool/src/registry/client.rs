@@ -96,13 +96,17 @@ impl Client {
             opts: opts.clone(),
             auth: Mutex::new(None),
         };
-        let ping = match client.ping() {
-            Err(https_err @ RegistryError::Http { .. }) if r.is_loopback() || !opts.tls_verify => {
+        let may_fall_back = r.is_loopback() || !opts.tls_verify;
+        // With a fallback, a failed HTTPS attempt is an answer, not a
+        // transient failure to retry.
+        let attempts = if may_fall_back { 1 } else { opts.retries };
+        let ping = match client.ping(attempts) {
+            Err(https_err @ RegistryError::Http { .. }) if may_fall_back => {
                 // skopeo's allowance: a loopback or explicitly insecure
                 // registry may speak plain HTTP. If that fails too, the
                 // HTTPS error is the one worth reporting.
                 client.base = format!("http://{}", r.api_host());
-                client.ping().map_err(|_| https_err)?
+                client.ping(opts.retries).map_err(|_| https_err)?
             }
             other => other?,
         };
@@ -117,10 +121,9 @@ impl Client {
     }
 
     /// `GET /v2/`: `None` if open, else the challenge to answer.
-    fn ping(&self) -> Result<Option<Challenge>, RegistryError> {
+    fn ping(&self, attempts: u32) -> Result<Option<Challenge>, RegistryError> {
         let url = format!("{}/v2/", self.base);
-        // One attempt: `connect` falls back to plain HTTP on failure.
-        let resp = self.retrying(&url, || self.http.get(&url), 1)?;
+        let resp = self.retrying(&url, || self.http.get(&url), attempts)?;
         match resp.status() {
             s if s.is_success() => Ok(None),
             StatusCode::UNAUTHORIZED => Ok(challenge_of(resp.headers())),
