@@ -166,6 +166,29 @@ fn pull_multi_platform_index() {
     assert_eq!(inspect(&st3, &r)["Architecture"], host_arch);
     oximg_ok(&["fsck", "--store", s(&st3)]);
 
+    // The same images as a Docker manifest list (schema2 list + manifests).
+    reg.push(
+        &l.dir,
+        "multi",
+        "test/multi:list",
+        &["--all", "--format", "v2s2"],
+    );
+    let rl = format!("{}/test/multi:list", reg.host());
+    let st4 = t.path().join("s4");
+    oximg_ok(&["pull", "--store", s(&st4), "-q", "--all-platforms", &rl]);
+    assert_eq!(
+        refs(&st4)[0].1["mediaType"],
+        "application/vnd.docker.distribution.manifest.list.v2+json"
+    );
+    let plat = format!("linux/{other_arch}");
+    oximg_ok(&["pull", "--store", s(&st4), "-q", "--platform", &plat, &rl]);
+    assert_eq!(
+        refs(&st4)[0].1["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(inspect(&st4, &rl)["Architecture"], other_arch);
+    oximg_ok(&["fsck", "--store", s(&st4)]);
+
     // A platform the index lacks is a clear error.
     let o = oximg(&[
         "pull",

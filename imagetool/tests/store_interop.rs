@@ -238,3 +238,41 @@ fn store_images_inspect_remote_and_gc() {
     assert!(out.contains("removed 1 blobs"), "{out}");
     oximg_ok(&["fsck", "--store", s(&store)]);
 }
+
+#[test]
+fn store_library_api_pull_resolve_read() {
+    use oximg::registry::{pull, PullOptions};
+    use oximg::store::{Store, StoreError};
+    let reg = Registry::start();
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let layer = tar(&[("lib.txt", b"via the library\n")]);
+    let m = l.image("amd64", std::slice::from_ref(&layer));
+    l.tag("v1", &m);
+    reg.push(&l.dir, "v1", "lib/img:v1", &["--preserve-digests"]);
+    let store = Store::open(&t.path().join("store")).unwrap();
+    let r = format!("{}/lib/img:v1", reg.host());
+    assert!(matches!(store.resolve(&r), Err(StoreError::NotFound(_))));
+    let d = pull(&r, &store, &PullOptions::default()).unwrap();
+    assert_eq!(d.digest().to_string(), m["digest"].as_str().unwrap());
+    let (md, man) = store.resolve(&r).unwrap();
+    assert_eq!(md.digest(), d.digest());
+    let cfg = store.image_config(&man).unwrap();
+    assert_eq!(cfg.architecture().to_string(), "amd64");
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut store.open_blob(&man.layers()[0]).unwrap(), &mut body).unwrap();
+    assert_eq!(body, layer);
+    assert_eq!(
+        store.blob_path(man.layers()[0].digest()),
+        t.path()
+            .join("store/blobs/sha256")
+            .join(&sha256(&layer)[7..])
+    );
+    // read_json refuses a descriptor over 4 MiB before reading anything.
+    let mut big = man.config().clone();
+    big.set_size(5 << 20);
+    assert!(matches!(
+        store.read_json::<Value>(&big),
+        Err(StoreError::TooLarge { .. })
+    ));
+}
