@@ -64,7 +64,7 @@ pub fn create(
         }
         Err(e) => return Err(io_err(format!("creating {}", dir.display()))(e)),
     }
-    let lock = lock_dir(&dir).map_err(io_err("locking state dir"))?;
+    let lock = lock_dir(&dir, true).map_err(io_err("locking state dir"))?;
     let mut cgroup = None;
     let res = setup(&dir, o, &bundle, &rootfs, spec, console, &mut cgroup);
     match res {

@@ -71,23 +71,43 @@ pub struct Container {
     _lock: OwnedFd,
 }
 
-pub fn lock_dir(dir: &Path) -> std::io::Result<OwnedFd> {
-    let fd: OwnedFd = std::fs::File::open(dir)?.into();
-    // flock on the directory itself: released when the fd closes, even if we die.
-    while unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) } != 0 {
+/// Locks a container's state directory. A POSIX record lock on `dir/lock`:
+/// unlike flock, it is not shared with the forked container processes (an
+/// init blocked until `start` must not hold the container's lock), and the
+/// kernel drops it if we die.
+pub fn lock_dir(dir: &Path, create: bool) -> std::io::Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if !dir.is_dir() {
+        return Err(std::io::Error::from(std::io::ErrorKind::NotFound));
+    }
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(false)
+        .mode(0o600)
+        .open(dir.join("lock"))?;
+    let fl = libc::flock {
+        l_type: libc::F_WRLCK as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    while unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETLKW, &fl) } != 0 {
         let e = std::io::Error::last_os_error();
         if e.kind() != std::io::ErrorKind::Interrupted {
             return Err(e);
         }
     }
-    Ok(fd)
+    Ok(f.into())
 }
 
 impl Container {
     pub fn load(root: &Path, id: &str) -> Result<Container, ContainerError> {
         validate_id(id)?;
         let dir = root.join(id);
-        let lock = match lock_dir(&dir) {
+        let lock = match lock_dir(&dir, false) {
             Ok(l) => l,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(ContainerError::NotExist)
