@@ -661,3 +661,43 @@ fn pull_https_verifies_certificates() {
     oximg_ok(&["pull", "--store", s(&st2), "-q", "--tls-verify=false", &r]);
     assert_eq!(refs(&st2).len(), 1);
 }
+
+#[test]
+fn pull_gc_during_pull_keeps_the_pulls_blobs() {
+    let reg = Registry::start();
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let small = tar(&[("s", b"first, small\n")]);
+    let big = big_layer("big.bin", 4 << 20, 21);
+    let m = l.image("amd64", &[small.clone(), big.clone()]);
+    l.tag("v1", &m);
+    reg.push(&l.dir, "v1", "test/gc:1", &["--preserve-digests"]);
+    let log = t.path().join("proxy.log");
+    let port = reg.port.to_string();
+    let proxy = Py::start(t.path(), "proxy.py", PROXY, &[&port, s(&log), "slow"]);
+    let store = t.path().join("store");
+    let r = format!("127.0.0.1:{}/test/gc:1", proxy.port);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_oximg"))
+        .args(["pull", "--store", s(&store), "-q", &r])
+        .env("HOME", "/nonexistent")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the small layer is committed (unreferenced so far) while
+    // the big one is still streaming, then collect garbage.
+    let t0 = std::time::Instant::now();
+    while !(blob_exists(&store, &sha256(&small)) && ingest_len(&store) > 0) {
+        assert!(t0.elapsed().as_secs() < 30, "pull never got going");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let gc = oximg(&["gc", "--store", s(&store)]);
+    assert!(gc.status.success(), "{}", stderr(&gc));
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        blob_exists(&store, &sha256(&small)),
+        "gc deleted a running pull's blob"
+    );
+    assert_eq!(refs(&store).len(), 1);
+    oximg_ok(&["fsck", "--store", s(&store)]);
+}
