@@ -591,6 +591,9 @@ impl Store {
             let a = alg.file_name().to_string_lossy().into_owned();
             for f in fs::read_dir(alg.path())? {
                 let f = f?;
+                if f.file_name().to_string_lossy().starts_with('.') {
+                    continue; // a put_bytes temp file, renamed into place soon
+                }
                 out.push((format!("{a}:{}", f.file_name().to_string_lossy()), f.path()));
             }
         }
