@@ -538,10 +538,17 @@ impl Store {
                 report.freed_bytes += len;
             }
         }
-        // No pull holds gc.lock now, so no partial is in use.
+        // No pull holds gc.lock now, so no partial or temp file is in use.
         if let Ok(rd) = fs::read_dir(self.ingest_dir()) {
             for e in rd.flatten() {
                 let _ = fs::remove_file(e.path());
+            }
+        }
+        for alg in fs::read_dir(self.root.join("blobs"))?.flatten() {
+            for f in fs::read_dir(alg.path()).into_iter().flatten().flatten() {
+                if f.file_name().to_string_lossy().starts_with('.') {
+                    let _ = fs::remove_file(f.path());
+                }
             }
         }
         Ok(report)
