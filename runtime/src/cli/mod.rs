@@ -93,7 +93,7 @@ pub fn main() -> i32 {
     crate::log::init(cli.global.log.clone(), format, cli.global.debug);
     let g = &cli.global;
     let res = match cli.command {
-        Command::Spec(a) => spec::run(a),
+        Command::Spec(a) => spec::run(a, g),
         Command::Create(a) => create::run(a, g),
         Command::Start(a) => start::run(a, g),
         Command::Run(a) => run::run(a, g),

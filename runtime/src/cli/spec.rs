@@ -6,17 +6,16 @@ pub struct Args {
     /// Where to write config.json.
     #[arg(long, short = 'b', default_value = ".")]
     pub bundle: PathBuf,
-    /// A spec for a rootless container (user namespace mapped to the caller).
-    #[arg(long)]
-    pub rootless: bool,
 }
 
-pub fn run(a: Args) -> anyhow::Result<i32> {
+/// `--rootless` is the global flag (`oxrun spec --rootless` sets it too).
+pub fn run(a: Args, g: &super::Global) -> anyhow::Result<i32> {
+    let rootless = g.rootless.as_deref().is_some_and(|v| v != "false");
     let path = a.bundle.join("config.json");
     if path.exists() {
         anyhow::bail!("File {} exists. Remove it first", path.display());
     }
-    let mut spec = if a.rootless {
+    let mut spec = if rootless {
         Spec::rootless(
             nix::unistd::geteuid().as_raw(),
             nix::unistd::getegid().as_raw(),

@@ -38,7 +38,16 @@ pub fn rel(path: &Path) -> PathBuf {
 }
 
 /// mkdir -p inside the root; returns an O_PATH fd of the final directory.
+/// A dangling symlink on the way (`/var/run -> /run` with no `/run`) has its
+/// target made, inside the root, as runc does.
 pub fn mkdir_all(root: BorrowedFd, path: &Path, mode: u32) -> io::Result<OwnedFd> {
+    mkdir_all_depth(root, path, mode, 0)
+}
+
+fn mkdir_all_depth(root: BorrowedFd, path: &Path, mode: u32, depth: u32) -> io::Result<OwnedFd> {
+    if depth > 40 {
+        return Err(io::Error::from_raw_os_error(libc::ELOOP));
+    }
     let mut cur: OwnedFd = open(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY)?;
     let mut prefix = PathBuf::new();
     for c in rel(path).components() {
@@ -46,16 +55,21 @@ pub fn mkdir_all(root: BorrowedFd, path: &Path, mode: u32) -> io::Result<OwnedFd
         if name == "." {
             continue;
         }
+        let parent = prefix.clone();
         prefix.push(name);
         match open(root, &prefix, libc::O_PATH | libc::O_DIRECTORY) {
             Ok(fd) => cur = fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) && name != ".." => {
-                match nix::sys::stat::mkdirat(
-                    Some(std::os::fd::AsRawFd::as_raw_fd(&cur)),
-                    name,
-                    nix::sys::stat::Mode::from_bits_truncate(mode),
-                ) {
-                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                let cur_raw = std::os::fd::AsRawFd::as_raw_fd(&cur);
+                match nix::sys::stat::mkdirat(Some(cur_raw), name, nix::sys::stat::Mode::from_bits_truncate(mode)) {
+                    Ok(()) => {}
+                    Err(nix::errno::Errno::EEXIST) => {
+                        // A dangling symlink: make its target (inside the root).
+                        let target = nix::fcntl::readlinkat(Some(cur_raw), name)?;
+                        let target = Path::new(&target);
+                        let full = if target.is_absolute() { target.to_path_buf() } else { parent.join(target) };
+                        mkdir_all_depth(root, &full, mode, depth + 1)?;
+                    }
                     Err(e) => return Err(e.into()),
                 }
                 // Re-resolve from the root: what we made is now looked up
