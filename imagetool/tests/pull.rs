@@ -701,3 +701,45 @@ fn pull_gc_during_pull_keeps_the_pulls_blobs() {
     assert_eq!(refs(&store).len(), 1);
     oximg_ok(&["fsck", "--store", s(&store)]);
 }
+
+#[test]
+fn pull_umoci_manifest_without_media_type_field() {
+    let reg = Registry::start();
+    let t = tempfile::tempdir().unwrap();
+    let lay = t.path().join("umoci");
+    let file = t.path().join("payload.txt");
+    std::fs::write(&file, b"made by umoci\n").unwrap();
+    for args in [
+        vec!["init", "--layout", s(&lay)],
+        vec!["new", "--image", &format!("{}:u", s(&lay))],
+        vec![
+            "insert",
+            "--image",
+            &format!("{}:u", s(&lay)),
+            s(&file),
+            "/payload.txt",
+        ],
+    ] {
+        let o = std::process::Command::new("umoci")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "umoci {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    reg.push(&lay, "u", "test/umoci:u", &["--preserve-digests"]);
+    let store = t.path().join("store");
+    let r = format!("{}/test/umoci:u", reg.host());
+    oximg_ok(&["pull", "--store", s(&store), "-q", &r]);
+    let raw = oximg_ok(&["inspect", "--store", s(&store), "--raw", &r]);
+    let v: Value = serde_json::from_str(&raw).unwrap();
+    assert!(
+        v.get("mediaType").is_none(),
+        "umoci started writing mediaType: test is moot"
+    );
+    assert_eq!(refs(&store)[0].1["mediaType"], OCI_MANIFEST);
+    assert_eq!(inspect(&store, &r)["Layers"].as_array().unwrap().len(), 1);
+}
