@@ -97,7 +97,7 @@ fn destroy(c: &Container) -> Result<(), ContainerError> {
             &c.state.config,
             &c.state.id,
             "stopped",
-            c.state.pid,
+            0,
             &c.state.bundle,
         );
         // The spec: a failing poststop hook is logged, and deletion goes on.

@@ -95,15 +95,18 @@ impl State {
 /// The state JSON given to hooks on stdin.
 pub fn hook_state(spec: &Spec, id: &str, status: &str, pid: i32, bundle: &Path) -> String {
     let annotations: HashMap<String, String> = spec.annotations().clone().unwrap_or_default();
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "ociVersion": OCI_VERSION,
         "id": id,
         "status": status,
-        "pid": pid,
         "bundle": bundle,
         "annotations": annotations,
-    })
-    .to_string()
+    });
+    // A stopped container has no process: the pid is left out, as runc does.
+    if pid > 0 {
+        v["pid"] = pid.into();
+    }
+    v.to_string()
 }
 
 /// Start time of a process, or None if it is gone or a zombie.
