@@ -67,15 +67,14 @@ pub fn apply(c: &LinuxCapabilities) -> Result<(), CapsError> {
             msg: e.to_string(),
         })
     };
-    // Each capset must keep effective within permitted: shrink effective
-    // first, then permitted, then raise effective to what is asked.
-    set(
-        CapSet::Effective,
-        &eff.intersection(&perm).copied().collect(),
-    )?;
+    // Inheritable first, while permitted is still full (a new inheritable
+    // must lie within the old permitted). Then each capset must keep
+    // effective within permitted: shrink effective, set permitted, raise
+    // effective to what is asked.
+    set(CapSet::Inheritable, &inh)?;
+    set(CapSet::Effective, &eff.intersection(&perm).copied().collect())?;
     set(CapSet::Permitted, &perm)?;
     set(CapSet::Effective, &eff)?;
-    set(CapSet::Inheritable, &inh)?;
     caps::clear(None, CapSet::Ambient).ok();
     for cap in amb {
         caps::raise(None, CapSet::Ambient, cap).map_err(|e| CapsError::Apply {
