@@ -276,3 +276,30 @@ fn store_library_api_pull_resolve_read() {
         Err(StoreError::TooLarge { .. })
     ));
 }
+
+#[test]
+fn store_default_location_is_per_user() {
+    let reg = Registry::start();
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let m = l.image("amd64", &[tar(&[("d", b"default store\n")])]);
+    l.tag("v1", &m);
+    reg.push(&l.dir, "v1", "def/img:v1", &[]);
+    let r = format!("{}/def/img:v1", reg.host());
+    // $XDG_DATA_HOME/oximg first, then ~/.local/share/oximg, $OXIMG_STORE over both.
+    let xdg = t.path().join("xdg");
+    let o = oximg_env(&["pull", "-q", &r], &[("XDG_DATA_HOME", s(&xdg))]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(xdg.join("oximg/index.json").exists());
+    let home = t.path().join("home");
+    let o = oximg_env(
+        &["pull", "-q", &r],
+        &[("HOME", s(&home)), ("XDG_DATA_HOME", "")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(home.join(".local/share/oximg/index.json").exists());
+    let env_store = t.path().join("env-store");
+    let o = oximg_env(&["images"], &[("OXIMG_STORE", s(&env_store))]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(env_store.join("oci-layout").exists());
+}

@@ -338,7 +338,8 @@ pub fn oximg_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     // Tests never read the invoking user's credentials.
     c.env("HOME", "/nonexistent")
         .env_remove("REGISTRY_AUTH_FILE")
-        .env_remove("XDG_RUNTIME_DIR");
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("OXIMG_STORE");
     for (k, v) in env {
         c.env(k, v);
     }
