@@ -743,3 +743,55 @@ fn pull_umoci_manifest_without_media_type_field() {
     assert_eq!(refs(&store)[0].1["mediaType"], OCI_MANIFEST);
     assert_eq!(inspect(&store, &r)["Layers"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn pull_whole_partial_is_committed_without_refetch_and_bad_one_replaced() {
+    let reg = Registry::start();
+    let t = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&t.path().join("src"));
+    let good = big_layer("g.bin", 300_000, 31);
+    let other = big_layer("o.bin", 300_000, 32);
+    let m = l.image("amd64", &[good.clone(), other.clone()]);
+    l.tag("v1", &m);
+    reg.push(&l.dir, "v1", "test/partial:1", &["--preserve-digests"]);
+    let log = t.path().join("proxy.log");
+    let port = reg.port.to_string();
+    let proxy = Py::start(t.path(), "proxy.py", PROXY, &[&port, s(&log), "plain"]);
+    let store = t.path().join("store");
+    oximg_ok(&["images", "--store", s(&store)]); // creates the layout
+                                                 // As if a pull died after writing all bytes but before the rename: one
+                                                 // whole, correct partial and one whole partial with wrong bytes.
+    let ingest = store.join(".oximg/ingest");
+    std::fs::create_dir_all(&ingest).unwrap();
+    std::fs::write(
+        ingest.join(format!("sha256-{}", &sha256(&good)[7..])),
+        &good,
+    )
+    .unwrap();
+    let mut bad = other.clone();
+    bad[1000] ^= 0x55;
+    std::fs::write(
+        ingest.join(format!("sha256-{}", &sha256(&other)[7..])),
+        &bad,
+    )
+    .unwrap();
+    let r = format!("127.0.0.1:{}/test/partial:1", proxy.port);
+    oximg_ok(&["pull", "--store", s(&store), "-q", &r]);
+    let fetched = |d: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .filter(|x| x.contains(&format!("/blobs/{d}")))
+            .count()
+    };
+    assert_eq!(
+        fetched(&sha256(&good)),
+        0,
+        "a whole verified partial was fetched again"
+    );
+    assert!(
+        fetched(&sha256(&other)) >= 1,
+        "a corrupt partial was trusted"
+    );
+    oximg_ok(&["fsck", "--store", s(&store)]);
+}

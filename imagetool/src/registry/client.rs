@@ -412,6 +412,22 @@ impl Client {
             bar.done_cached();
             return Ok(());
         };
+        if ing.offset() == ing.size() {
+            // A partial that is already whole (a pull died before its
+            // commit, or an empty blob): no request needed if it verifies.
+            // A failed commit deletes it, so start over.
+            if ing.commit().is_ok() {
+                bar.finish();
+                return Ok(());
+            }
+            match store.ingest(desc.digest(), desc.size())? {
+                Some(fresh) => ing = fresh,
+                None => {
+                    bar.done_cached();
+                    return Ok(());
+                }
+            }
+        }
         bar.set_position(ing.offset());
         let url = self.url(&format!("blobs/{}", desc.digest()));
         // Resumes after progress are cheap and bounded separately from
