@@ -296,10 +296,14 @@ fn run_one(
                 Ok(Err(e)) => Outcome::Fail(format!("error: {e}")),
                 Err(_) => Outcome::Fail("the test panicked (a bug in the test)".into()),
             };
-            // Leave no container behind, whatever the test did.
+            // Leave no container behind, whatever the test did: delete, then
+            // kill what a broken runtime may have left (found by this test's
+            // unique paths, so nothing else is touched).
+            ctx.rt.timeout = ctx.rt.timeout.min(Duration::from_secs(5));
             for id in std::mem::take(&mut ctx.ids) {
                 let _ = ctx.rt.exec(&["delete", "--force", &id]);
             }
+            reap(&work, &ctx.bundles);
             o
         }
     };
@@ -308,6 +312,30 @@ fn run_one(
         name: t.name.clone(),
         outcome,
         millis: start.elapsed().as_millis(),
+    }
+}
+
+/// SIGKILL every process whose command line names `work` or whose root
+/// directory lies under `bundles`: leftovers of this test only.
+fn reap(work: &Path, bundles: &Path) {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let w = work.to_string_lossy().into_owned();
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() as i32 {
+            continue;
+        }
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let root = std::fs::read_link(e.path().join("root")).unwrap_or_default();
+        if cmdline.contains(&w) || (root.starts_with(bundles) && root != Path::new("/")) {
+            // SAFETY: plain kill(2) of a pid we just matched.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
     }
 }
 

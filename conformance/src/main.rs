@@ -38,16 +38,19 @@ enum Cmd {
         /// Only tests whose name contains one of these (comma-separated) substrings.
         #[arg(long)]
         filter: Option<String>,
+        /// Leave out tests whose name contains one of these (comma-separated) substrings.
+        #[arg(long)]
+        exclude: Option<String>,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
         /// Write every test's bundle under DIR/<test> and keep it.
         #[arg(long)]
         keep: Option<PathBuf>,
         /// Tests run at once.
-        #[arg(short = 'j', long, default_value_t = 2)]
+        #[arg(short = 'j', long, default_value_t = 4)]
         jobs: usize,
         /// Seconds before one runtime command is killed.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
     /// List the tests.
@@ -91,6 +94,7 @@ fn main() -> Result<()> {
             runtime,
             checker,
             filter,
+            exclude,
             format,
             keep,
             jobs,
@@ -104,14 +108,22 @@ fn main() -> Result<()> {
                 .with_context(|| format!("runtime {}", runtime.display()))?;
             let checker = std::fs::canonicalize(&checker)
                 .with_context(|| format!("checker {}", checker.display()))?;
-            let filters: Vec<String> = filter
-                .map(|f| f.split(',').map(String::from).collect())
-                .unwrap_or_default();
+            let split = |f: Option<String>| -> Vec<String> {
+                f.map(|f| {
+                    f.split(',')
+                        .filter(|x| !x.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default()
+            };
+            let (filters, excludes) = (split(filter), split(exclude));
             let tests: Vec<_> = suites::all()
                 .into_iter()
                 .filter(|t| {
                     filters.is_empty() || filters.iter().any(|f| t.name.contains(f.as_str()))
                 })
+                .filter(|t| !excludes.iter().any(|f| t.name.contains(f.as_str())))
                 .collect();
             let opts = harness::Options {
                 runtime,

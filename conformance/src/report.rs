@@ -68,9 +68,16 @@ pub fn print(results: &[Record], format: Format) -> bool {
     f > 0
 }
 
+/// One runtime's results: test name -> (status, detail), and its summary line.
+struct RuntimeRun {
+    name: String,
+    results: BTreeMap<String, (String, String)>,
+    summary: String,
+}
+
 /// `NAME=FILE` pairs of `--format json` outputs -> a Markdown comparison.
 pub fn markdown(inputs: &[String]) -> Result<String> {
-    let mut runs: Vec<(String, BTreeMap<String, (String, String)>, String)> = Vec::new();
+    let mut runs: Vec<RuntimeRun> = Vec::new();
     let mut order: Vec<String> = Vec::new();
     for inp in inputs {
         let (name, file) = inp.split_once('=').context("expected NAME=FILE")?;
@@ -95,12 +102,16 @@ pub fn markdown(inputs: &[String]) -> Result<String> {
                 ),
             );
         }
-        runs.push((name.to_string(), map, summary));
+        runs.push(RuntimeRun {
+            name: name.to_string(),
+            results: map,
+            summary,
+        });
     }
     let mut s = String::new();
     s.push_str("| test |");
-    for (n, _, _) in &runs {
-        s.push_str(&format!(" {n} |"));
+    for r in &runs {
+        s.push_str(&format!(" {} |", r.name));
     }
     s.push_str("\n|---|");
     for _ in &runs {
@@ -109,8 +120,8 @@ pub fn markdown(inputs: &[String]) -> Result<String> {
     s.push('\n');
     for t in &order {
         s.push_str(&format!("| `{t}` |"));
-        for (_, m, _) in &runs {
-            let cell = match m.get(t).map(|x| x.0.as_str()) {
+        for r in &runs {
+            let cell = match r.results.get(t).map(|x| x.0.as_str()) {
                 Some("pass") => "pass",
                 Some("fail") => "**FAIL**",
                 Some("skip") => "skip",
@@ -121,11 +132,12 @@ pub fn markdown(inputs: &[String]) -> Result<String> {
         s.push('\n');
     }
     s.push_str("| **total** |");
-    for (_, _, summary) in &runs {
-        s.push_str(&format!(" {summary} |"));
+    for r in &runs {
+        s.push_str(&format!(" {} |", r.summary));
     }
     s.push('\n');
-    for (n, m, _) in &runs {
+    for r in &runs {
+        let (n, m) = (&r.name, &r.results);
         let notes: Vec<_> = m.iter().filter(|(_, (st, _))| st != "pass").collect();
         if notes.is_empty() {
             continue;

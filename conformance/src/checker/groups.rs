@@ -149,7 +149,7 @@ fn mounts(c: &Value, host: &Value, r: &mut Report) {
     let mi = mountinfo();
     for m in c["mounts"].as_array().cloned().unwrap_or_default() {
         let dest = m["destination"].as_str().unwrap_or("");
-        let name = format!("mounts/{dest}");
+        let name = format!("mounts{dest}");
         let typ = m["type"].as_str().unwrap_or("");
         let opts = strs(&m["options"]);
         let Some(found) = mount_at(&mi, dest) else {
@@ -271,7 +271,7 @@ fn default_fs(r: &mut Report) {
         ("/dev/pts", "devpts"),
         ("/dev/shm", "tmpfs"),
     ] {
-        let name = format!("default-fs/{path}");
+        let name = format!("default-fs{path}");
         match mount_at(&mi, path) {
             Some(m) => r.eq(&name, m.fstype.as_str(), typ),
             None => r.fail(&name, format!("no {typ} mounted at {path}")),
@@ -302,7 +302,7 @@ fn devices(c: &Value, r: &mut Report) {
         .unwrap_or_default()
     {
         let path = d["path"].as_str().unwrap_or("");
-        let name = format!("devices/{path}");
+        let name = format!("devices{path}");
         let n = match node(path) {
             Ok(n) => n,
             Err(e) => {
@@ -370,7 +370,7 @@ fn default_devices(c: &Value, r: &mut Report) {
         ("/dev/urandom", 1, 9),
         ("/dev/tty", 5, 0),
     ] {
-        let name = format!("default-devices/{path}");
+        let name = format!("default-devices{path}");
         match node(path) {
             Ok(n) => r.ok(
                 &name,
@@ -411,7 +411,7 @@ fn default_devices(c: &Value, r: &mut Report) {
         let got = std::fs::read_link(link)
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|e| format!("<{e}>"));
-        r.eq(&format!("default-devices/{link}"), got.as_str(), target);
+        r.eq(&format!("default-devices{link}"), got.as_str(), target);
     }
     if c["process"]["terminal"].as_bool() == Some(true) {
         match node("/dev/console") {
@@ -427,7 +427,7 @@ fn default_devices(c: &Value, r: &mut Report) {
 
 fn masked(c: &Value, r: &mut Report) {
     for p in strs(&c["linux"]["maskedPaths"]) {
-        let name = format!("masked/{p}");
+        let name = format!("masked{p}");
         match node(&p) {
             Err(_) => r.pass(&name, "absent: nothing to mask"),
             Ok(n) if n.kind == 'd' => {
@@ -454,7 +454,7 @@ fn masked(c: &Value, r: &mut Report) {
 fn readonly(c: &Value, r: &mut Report) {
     let mi = mountinfo();
     for p in strs(&c["linux"]["readonlyPaths"]) {
-        let name = format!("readonly/{p}");
+        let name = format!("readonly{p}");
         match node(&p) {
             Err(_) => r.pass(&name, "absent"),
             Ok(n) if n.kind == 'd' => match mount_at(&mi, &p) {

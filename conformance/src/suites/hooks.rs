@@ -207,33 +207,42 @@ fn poststart_after_start(ctx: &mut Ctx) -> TestResult {
     })
 }
 
+/// Runtime-namespace hooks run outside the container's mount namespace,
+/// container-namespace hooks inside it. The container's namespaces are those
+/// the startContainer hook saw (it runs in the container); comparing with
+/// them, not with the runner's, keeps the test right for runtimes started
+/// through a wrapper in a mount namespace of its own.
 fn namespaces(ctx: &mut Ctx) -> TestResult {
     with_run(ctx, |run| {
         let mut p = Vec::new();
         let ns = |k: &str, n: &str| get(run, k).and_then(|l| l["ns"][n].as_u64());
-        // Runtime namespace: the host's mount namespace.
-        for k in ["prestart", "createRuntime", "poststart", "poststop"] {
-            if let Some(m) = ns(k, "mnt") {
-                if m != run.host_mnt {
-                    p.push(format!("{k} ran outside the runtime's mount namespace"));
-                }
-            }
+        let Some(container_mnt) = ns("startContainer", "mnt") else {
+            return vec!["startContainer reported no mount namespace".into()];
+        };
+        if ns("startContainer", "pid") == Some(run.host_pid) {
+            p.push("startContainer ran in the host pid namespace".into());
         }
-        // Container namespace.
-        for k in ["createContainer", "startContainer"] {
-            if ns(k, "mnt") == Some(run.host_mnt) {
+        if container_mnt == run.host_mnt {
+            p.push("startContainer ran in the host mount namespace".into());
+        }
+        for k in ["prestart", "createRuntime", "poststart", "poststop"] {
+            if ns(k, "mnt") == Some(container_mnt) {
                 p.push(format!(
-                    "{k} ran in the runtime's mount namespace, not the container's"
+                    "{k} ran in the container's mount namespace, not the runtime's"
                 ));
             }
         }
-        if ns("startContainer", "pid") == Some(run.host_pid) {
-            p.push("startContainer ran in the host pid namespace".into());
+        if let Some(m) = ns("createContainer", "mnt") {
+            if m != container_mnt {
+                p.push("createContainer ran outside the container's mount namespace".into());
+            }
         }
         p
     })
 }
 
+/// The state on stdin: the container's id, its bundle, a spec status, and a
+/// pid whenever the status is created or running (the spec's rule).
 fn state_stdin(ctx: &mut Ctx) -> TestResult {
     with_run(ctx, |run| {
         let mut p = Vec::new();
@@ -254,8 +263,16 @@ fn state_stdin(ctx: &mut Ctx) -> TestResult {
             if st["ociVersion"].as_str().unwrap_or("").is_empty() {
                 p.push(format!("{k}: state without ociVersion"));
             }
-            if k != "poststop" && st["pid"].as_i64().unwrap_or(0) <= 0 {
-                p.push(format!("{k}: state pid {}", st["pid"]));
+            let status = st["status"].as_str().unwrap_or("");
+            if !["creating", "created", "running", "stopped"].contains(&status) {
+                p.push(format!(
+                    "{k}: status {:?} is not a spec status",
+                    st["status"]
+                ));
+            }
+            if (status == "created" || status == "running") && st["pid"].as_i64().unwrap_or(0) <= 0
+            {
+                p.push(format!("{k}: status {status} with pid {}", st["pid"]));
             }
         }
         p
