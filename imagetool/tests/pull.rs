@@ -745,13 +745,14 @@ fn pull_umoci_manifest_without_media_type_field() {
 }
 
 #[test]
-fn pull_whole_partial_is_committed_without_refetch_and_bad_one_replaced() {
+fn pull_partials_left_by_a_dead_pull_are_verified_not_trusted() {
     let reg = Registry::start();
     let t = tempfile::tempdir().unwrap();
     let mut l = Layout::new(&t.path().join("src"));
     let good = big_layer("g.bin", 300_000, 31);
     let other = big_layer("o.bin", 300_000, 32);
-    let m = l.image("amd64", &[good.clone(), other.clone()]);
+    let third = big_layer("t.bin", 300_000, 33);
+    let m = l.image("amd64", &[good.clone(), other.clone(), third.clone()]);
     l.tag("v1", &m);
     reg.push(&l.dir, "v1", "test/partial:1", &["--preserve-digests"]);
     let log = t.path().join("proxy.log");
@@ -775,6 +776,15 @@ fn pull_whole_partial_is_committed_without_refetch_and_bad_one_replaced() {
         &bad,
     )
     .unwrap();
+    // And a half partial whose prefix is wrong: resumed, fails the digest,
+    // then fetched once from zero within the same pull.
+    let mut half = third[..150_000].to_vec();
+    half[10] ^= 0x55;
+    std::fs::write(
+        ingest.join(format!("sha256-{}", &sha256(&third)[7..])),
+        &half,
+    )
+    .unwrap();
     let r = format!("127.0.0.1:{}/test/partial:1", proxy.port);
     oximg_ok(&["pull", "--store", s(&store), "-q", &r]);
     let fetched = |d: &str| {
@@ -792,6 +802,11 @@ fn pull_whole_partial_is_committed_without_refetch_and_bad_one_replaced() {
     assert!(
         fetched(&sha256(&other)) >= 1,
         "a corrupt partial was trusted"
+    );
+    assert_eq!(
+        fetched(&sha256(&third)),
+        2,
+        "expected a Range resume, then a fresh fetch"
     );
     oximg_ok(&["fsck", "--store", s(&store)]);
 }

@@ -408,34 +408,48 @@ impl Client {
         desc: &Descriptor,
         bar: &BlobBar,
     ) -> Result<(), RegistryError> {
-        let Some(mut ing) = store.ingest(desc.digest(), desc.size())? else {
-            bar.done_cached();
-            return Ok(());
-        };
-        if ing.offset() == ing.size() {
-            // A partial that is already whole (a pull died before its
-            // commit, or an empty blob): no request needed if it verifies.
-            // A failed commit deletes it, so start over.
-            if ing.commit().is_ok() {
-                bar.finish();
+        for fresh_start in [false, true] {
+            let Some(mut ing) = store.ingest(desc.digest(), desc.size())? else {
+                bar.done_cached();
                 return Ok(());
+            };
+            if fresh_start {
+                ing.reset()?;
             }
-            match store.ingest(desc.digest(), desc.size())? {
-                Some(fresh) => ing = fresh,
-                None => {
-                    bar.done_cached();
+            // Bytes left by an earlier, dead pull are trusted only as far as
+            // the final digest check; if that fails, start once from zero.
+            let from_disk = ing.offset() > 0;
+            bar.set_position(ing.offset());
+            let res = self
+                .download(desc, &mut ing, bar)
+                .and_then(|()| ing.commit().map_err(RegistryError::from));
+            match res {
+                Ok(()) => {
+                    bar.finish();
                     return Ok(());
                 }
+                Err(RegistryError::Store(StoreError::DigestMismatch { .. }))
+                    if from_disk && !fresh_start => {}
+                Err(e) => return Err(e),
             }
         }
-        bar.set_position(ing.offset());
+        unreachable!("the second pass returns")
+    }
+
+    /// Fill `ing` up to its size (nothing to do if a dead pull already did).
+    fn download(
+        &self,
+        desc: &Descriptor,
+        ing: &mut Ingest,
+        bar: &BlobBar,
+    ) -> Result<(), RegistryError> {
         let url = self.url(&format!("blobs/{}", desc.digest()));
         // Resumes after progress are cheap and bounded separately from
         // failures that made no progress (the retry budget).
         let (mut resumes, mut failures) = (0u32, 0u32);
-        loop {
+        while ing.offset() < ing.size() {
             let before = ing.offset();
-            match self.fetch_blob_once(&url, &mut ing, bar) {
+            match self.fetch_blob_once(&url, ing, bar) {
                 Ok(()) => break,
                 Err(
                     e @ (RegistryError::Store(_)
@@ -455,8 +469,6 @@ impl Client {
                 }
             }
         }
-        ing.commit()?;
-        bar.finish();
         Ok(())
     }
 
