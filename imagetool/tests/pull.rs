@@ -45,6 +45,28 @@ fn pull_single_arch_oci() {
         assert!(blob_exists(&store, &sha256(l)));
     }
     assert!(store.join("oci-layout").exists());
+    // An explicit --platform the image is not: refused, no ref written.
+    let st2 = store.with_file_name("store-arm");
+    let o = oximg(&[
+        "pull",
+        "--store",
+        st2.to_str().unwrap(),
+        "-q",
+        "--platform",
+        "linux/s390x",
+        &r,
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("linux/s390x"), "{}", stderr(&o));
+    oximg_ok(&[
+        "pull",
+        "--store",
+        st2.to_str().unwrap(),
+        "-q",
+        "--platform",
+        "linux/amd64",
+        &r,
+    ]);
     // fsck agrees, and a second pull is a no-op that succeeds.
     oximg_ok(&["fsck", "--store", store.to_str().unwrap()]);
     assert_eq!(

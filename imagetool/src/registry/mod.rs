@@ -143,6 +143,9 @@ pub fn pull(
     );
     let named = match top.kind {
         media::Kind::Manifest => {
+            if let Some(want) = &opts.platform {
+                check_platform(&client, store, &top, want)?;
+            }
             fetch_image(&client, store, &top, opts, &progress)?;
             top_desc
         }
@@ -190,6 +193,38 @@ pub fn pull(
     store.set_ref(&r.to_string(), &named)?;
     progress.finish();
     Ok(named)
+}
+
+/// An explicit `--platform` against a single-platform image: its config must
+/// say that platform (the image is not pulled otherwise).
+fn check_platform(
+    client: &Client,
+    store: &Store,
+    m: &FetchedManifest,
+    want: &PlatformSpec,
+) -> Result<(), RegistryError> {
+    let man: ImageManifest = parse(m)?;
+    let bytes = client.blob_bytes(man.config())?;
+    // Verified already; keep it so the pull does not fetch it again.
+    store.put_bytes(&bytes, Some(man.config().digest()))?;
+    let cfg: oci_spec::image::ImageConfiguration =
+        serde_json::from_slice(&bytes).map_err(|source| StoreError::Json {
+            what: man.config().digest().to_string(),
+            source,
+        })?;
+    let mut p = oci_spec::image::Platform::default();
+    p.set_os(cfg.os().clone());
+    p.set_architecture(cfg.architecture().clone());
+    p.set_variant(cfg.variant().clone());
+    if want.matches(&p) {
+        Ok(())
+    } else {
+        Err(StoreError::NoPlatform {
+            reference: format!("{} (a {}/{} image)", m.digest, cfg.os(), cfg.architecture()),
+            platform: want.to_string(),
+        }
+        .into())
+    }
 }
 
 /// A digest reference whose image is already complete in the store needs
