@@ -115,7 +115,7 @@ fn bad_configs_leave_no_bundle() {
         let store = store_with(&td.path().join("store"), "x", Tar::new().finish(), cfg);
         let b = td.path().join("bundle");
         let err = make_bundle(&store, "x", &b, &BundleOptions::default()).expect_err(what);
-        assert!(err.to_string().contains(want), "{what}: {err}");
+        assert!(layers::chain(&err).contains(want), "{what}: {err}");
         let left: Vec<_> = std::fs::read_dir(td.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -143,7 +143,7 @@ fn passwd_symlink_is_read_inside_the_rootfs() {
     );
     let err =
         make_bundle(&store, "x", &td.path().join("b"), &BundleOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("\"evil\" not found"), "{err}");
+    assert!(layers::chain(&err).contains("\"evil\" not found"), "{err}");
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn tampered_blob_in_store_fails_cleanly() {
     std::fs::write(&biggest, data).unwrap();
     let b = td.path().join("bundle");
     let err = make_bundle(&store, "x", &b, &BundleOptions::default()).unwrap_err();
-    let msg = format!("{err:#}");
+    let msg = layers::chain(&err);
     assert!(msg.contains("layer 0"), "{msg}");
     assert!(!b.exists());
     assert_eq!(

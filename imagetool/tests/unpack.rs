@@ -252,7 +252,7 @@ fn all_compressions_and_media_types() {
     )
     .unwrap_err();
     assert!(
-        err.to_string().contains("unsupported layer media type"),
+        layers::chain(&err).contains("unsupported layer media type"),
         "{err}"
     );
     assert!(!td.path().join("r").exists());
@@ -353,7 +353,7 @@ fn truncated_and_tampered_layers_fail_cleanly() {
             &UnpackOptions::default(),
         )
         .expect_err(what);
-        let msg = format!("{err}");
+        let msg = layers::chain(&err);
         assert!(want.split('|').any(|w| msg.contains(w)), "{what}: {msg}");
         assert!(
             msg.contains("layer 1"),
@@ -425,7 +425,7 @@ fn id_maps_shift_ownership() {
     let td = tempfile::tempdir().unwrap();
     let t = Tar::new().owner(70000, 0).file("f", 0o644, b"").finish();
     let err = unpack_opts(&td.path().join("rootfs"), &[(t, TAR)], &opts).unwrap_err();
-    assert!(err.to_string().contains("not mapped"), "{err}");
+    assert!(layers::chain(&err).contains("not mapped"), "{err}");
 }
 
 #[test]
@@ -440,4 +440,79 @@ fn target_must_be_empty() {
     std::fs::create_dir(&empty).unwrap();
     unpack(&empty, &[(t, TAR)]).unwrap();
     assert!(empty.join("f").exists());
+}
+
+#[test]
+fn rootless_unpack_as_an_unprivileged_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let td = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(td.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let store = td.path().join("store");
+    let t = Tar::new()
+        .owner(1000, 1000)
+        .file("home/alice/f", 0o600, b"mine")
+        .owner(0, 0)
+        .dir("ro", 0o555)
+        .file("ro/inside", 0o444, b"ro")
+        .file("locked", 0o000, b"")
+        .chardev("dev/null", 0o666, 1, 3)
+        .xattr("user.note", b"kept")
+        .xattr(
+            "security.capability",
+            &[
+                1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ],
+        )
+        .file("bin/ping", 0o755, b"ping")
+        .finish();
+    let t2 = Tar::new()
+        .file("ro/added-later", 0o644, b"later")
+        .whiteout("ro", "inside")
+        .finish();
+    layers::write_layout(
+        &store,
+        "r",
+        &[(t, GZIP), (t2, ZSTD)],
+        serde_json::json!({"Cmd": ["true"]}),
+    );
+    oximg::store::Store::open(&store).unwrap();
+    let out = td.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::os::unix::fs::chown(&out, Some(65534), Some(65534)).unwrap();
+    let rootfs = out.join("rootfs");
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_oximg"))
+        .args([
+            "--store",
+            store.to_str().unwrap(),
+            "unpack",
+            "--rootless",
+            "r",
+            rootfs.to_str().unwrap(),
+        ])
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "rootless unpack failed: {err}");
+    assert!(
+        err.contains("security.capability"),
+        "the skipped xattr is reported: {err}"
+    );
+    let snap = snapshot(&rootfs);
+    assert!(
+        snap.values().all(|n| (n.uid, n.gid) == (65534, 65534)),
+        "everything owned by the caller"
+    );
+    assert_eq!(
+        snap["/home/alice/f"].xattrs["user.rootlesscontainers"],
+        vec![0x08, 0xe8, 0x07, 0x10, 0xe8, 0x07]
+    );
+    assert_eq!(snap["/bin/ping"].xattrs["user.note"], b"kept");
+    assert!(!snap["/bin/ping"].xattrs.contains_key("security.capability"));
+    assert_eq!(snap["/dev/null"].kind, "file");
+    assert_eq!(snap["/ro"].mode, 0o555);
+    assert_eq!(snap["/locked"].mode, 0o000);
+    assert!(snap.contains_key("/ro/added-later") && !snap.contains_key("/ro/inside"));
 }

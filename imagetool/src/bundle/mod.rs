@@ -22,23 +22,23 @@ pub use user::{ExecUser, UserError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
-    #[error("image config: {0}")]
+    #[error("image config")]
     User(#[from] UserError),
     #[error("image has neither Entrypoint nor Cmd: nothing to run")]
     NoCommand,
     #[error("image config Volumes entry {0:?}: {1}")]
     Volume(String, &'static str),
-    #[error("building config.json: {0}")]
+    #[error("building config.json")]
     Spec(#[from] oci_spec::OciSpecError),
     #[error(transparent)]
     Unpack(#[from] UnpackError),
-    #[error("image store: {0}")]
+    #[error("image store")]
     Store(#[from] crate::store::StoreError),
     #[error("image has {layers} layers but its config lists {diff_ids} diff_ids")]
     LayerCount { layers: usize, diff_ids: usize },
-    #[error("overlay mount for a cached bundle: {0}")]
+    #[error("overlay mount for a cached bundle")]
     Overlay(#[source] std::io::Error),
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {path}")]
     Io {
         op: &'static str,
         path: PathBuf,

@@ -34,7 +34,7 @@ pub enum StreamError {
         "layer diff_id mismatch: image config says {expected}, uncompressed tar is sha256:{actual}"
     )]
     DiffId { expected: String, actual: String },
-    #[error("reading or decompressing layer: {0}")]
+    #[error("reading or decompressing layer")]
     Io(#[from] io::Error),
     #[error("layer apply stopped before the end of the stream")]
     Aborted,
@@ -258,7 +258,7 @@ fn produce<R: Read>(
     let (diff_hasher, _) = match res {
         Ok(v) => v,
         Err(e) => {
-            let msg = e.to_string();
+            let msg = super::error_chain(&e);
             let _ = tx.send(Err(io::Error::other(msg)));
             return Err(e);
         }

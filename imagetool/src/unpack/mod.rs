@@ -23,6 +23,18 @@ pub use decompress::{Compression, Expect, StreamError};
 pub use paths::Root;
 pub use tar_apply::{ApplyError, ApplyStats};
 
+/// An error and its causes on one line ("a: b: c"), for messages and tests.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
+
 /// One range of an id map, as in `--uid-map CONTAINER:HOST:SIZE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdMap {
@@ -89,21 +101,21 @@ impl UnpackOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
-    #[error("layer {index} ({digest}): {source}")]
+    #[error("layer {index} ({digest})")]
     Stream {
         index: usize,
         digest: String,
         #[source]
         source: StreamError,
     },
-    #[error("layer {index} ({digest}): {source}")]
+    #[error("layer {index} ({digest})")]
     Apply {
         index: usize,
         digest: String,
         #[source]
         source: ApplyError,
     },
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {path}")]
     Io {
         op: &'static str,
         path: PathBuf,

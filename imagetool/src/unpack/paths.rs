@@ -268,9 +268,20 @@ pub fn remove_all_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
     Ok(())
 }
 
+/// A directory about to be emptied and removed: make sure its owner (us,
+/// when rootless) may delete its entries.
+fn writable_for_removal(fd: &OwnedFd) -> io::Result<()> {
+    let st = rustix::fs::fstat(fd)?;
+    if st.st_mode & 0o700 != 0o700 {
+        rustix::fs::fchmod(fd, Mode::from_raw_mode((st.st_mode & 0o7777) | 0o700))?;
+    }
+    Ok(())
+}
+
 /// Remove every child of directory `name` in `dir`, keeping `name` itself.
 pub fn remove_dir_contents(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
     let top = open_dir_nofollow(dir, name)?;
+    writable_for_removal(&top)?;
     // Stack of (dir fd, name of that dir within its parent) still being emptied.
     let mut stack: Vec<(OwnedFd, Option<OsString>)> = vec![(top, None)];
     while let Some((fd, _)) = stack.last() {
@@ -289,7 +300,9 @@ pub fn remove_dir_contents(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> 
                     match rustix::fs::unlinkat(fd, n.as_os_str(), AtFlags::REMOVEDIR) {
                         Ok(()) => {}
                         Err(rustix::io::Errno::NOTEMPTY) | Err(rustix::io::Errno::EXIST) => {
-                            sub = Some((open_dir_nofollow(fd.as_fd(), &n)?, n));
+                            let sfd = open_dir_nofollow(fd.as_fd(), &n)?;
+                            writable_for_removal(&sfd)?;
+                            sub = Some((sfd, n));
                             break;
                         }
                         Err(e) => return Err(e.into()),

@@ -25,14 +25,14 @@ pub enum ApplyError {
     BadName { name: String, reason: NameError },
     #[error("tar entry {name}: refused: {why}")]
     Refused { name: String, why: String },
-    #[error("tar entry {name}: {op}: {source}")]
+    #[error("tar entry {name}: {op}")]
     Io {
         name: String,
         op: &'static str,
         #[source]
         source: io::Error,
     },
-    #[error("reading tar stream: {0}")]
+    #[error("reading tar stream")]
     Tar(#[source] io::Error),
 }
 
@@ -73,6 +73,8 @@ pub(crate) struct Applier<'a> {
     /// Directories whose lower contents were already removed in this layer,
     /// so a repeated whiteout costs nothing (keeps many whiteouts linear).
     pub(crate) cleared: HashSet<RelPath>,
+    /// Rootless: directories already made owner-writable in this layer.
+    unlocked: HashSet<RelPath>,
     dirs: Vec<DeferredDir>,
     pub(crate) stats: ApplyStats,
     buf: Vec<u8>,
@@ -165,6 +167,7 @@ impl<'a> Applier<'a> {
             opts,
             upper: HashSet::new(),
             cleared: HashSet::new(),
+            unlocked: HashSet::new(),
             dirs: Vec::new(),
             stats: ApplyStats::default(),
             buf: vec![0u8; 256 * 1024],
@@ -476,9 +479,45 @@ impl<'a> Applier<'a> {
         parent: &RelPath,
         path: &RelPath,
     ) -> Result<Rc<OwnedFd>, ApplyError> {
-        self.root
+        let fd = self
+            .root
             .parent_dir(parent)
-            .map_err(Self::io(path, "open parent directory"))
+            .map_err(Self::io(path, "open parent directory"))?;
+        self.unlock(parent, fd.as_fd(), path)?;
+        Ok(fd)
+    }
+
+    /// Rootless: a directory an earlier layer left without owner rwx (say
+    /// 0555) cannot take new entries; open it up until the layer ends, then
+    /// put its mode and times back (umoci does the same).
+    pub(crate) fn unlock(
+        &mut self,
+        dir: &RelPath,
+        fd: BorrowedFd<'_>,
+        path: &RelPath,
+    ) -> Result<(), ApplyError> {
+        if !self.opts.rootless || self.unlocked.contains(dir) {
+            return Ok(());
+        }
+        let st = rustix::fs::fstat(fd).map_err(|e| Self::io(path, "stat parent")(e.into()))?;
+        if st.st_mode & 0o700 != 0o700 {
+            let proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+            rustix::fs::chmod(
+                proc_path.as_str(),
+                Mode::from_raw_mode((st.st_mode & 0o7777) | 0o700),
+            )
+            .map_err(|e| Self::io(path, "chmod parent")(e.into()))?;
+            self.dirs.push(DeferredDir {
+                path: dir.clone(),
+                times: Timestamps {
+                    last_access: ts(st.st_atime, st.st_atime_nsec as i64),
+                    last_modification: ts(st.st_mtime, st.st_mtime_nsec as i64),
+                },
+                mode: Some(st.st_mode & 0o7777),
+            });
+        }
+        self.unlocked.insert(dir.clone());
+        Ok(())
     }
 
     /// `./` itself: metadata only; anything but a directory is refused
@@ -700,7 +739,12 @@ impl<'a> Applier<'a> {
     /// Directory times (and rootless modes), deepest last-seen first.
     fn finish_dirs(&mut self) -> Result<(), ApplyError> {
         let dirs = std::mem::take(&mut self.dirs);
+        // Latest record wins: a directory entry after a rootless unlock.
+        let mut done = HashSet::new();
         for d in dirs.iter().rev() {
+            if !done.insert(&d.path) {
+                continue;
+            }
             let fd = match self.root.open_at(
                 &d.path,
                 OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW,

@@ -59,6 +59,7 @@ impl Applier<'_> {
                 })
             }
         };
+        self.unlock(parent, pfd.as_fd(), entry)?;
         paths::remove_all_at(pfd.as_fd(), OsStr::from_bytes(target)).map_err(|e| {
             ApplyError::Io {
                 name: entry.display(),
@@ -99,6 +100,7 @@ impl Applier<'_> {
                 }
                 Err(e) => return Err(io("open directory")(e)),
             };
+            self.unlock(&d, dfd.as_fd(), entry)?;
             let mut names = Vec::new();
             let mut rd =
                 rustix::fs::Dir::read_from(&dfd).map_err(|e| io("read directory")(e.into()))?;

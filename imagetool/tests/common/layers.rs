@@ -212,6 +212,11 @@ impl Tar {
     }
 }
 
+/// An error with its causes, as the CLI prints it.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    oximg::unpack::error_chain(e)
+}
+
 pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(data).unwrap();
