@@ -248,6 +248,27 @@ mod tests {
     }
 
     #[test]
+    fn random_input_never_panics_and_round_trips() {
+        let alphabet = [
+            'a', 'b', '1', '.', '-', '_', '/', ':', '@', 'é', 'A', '[', ']',
+        ];
+        let mut x = 0x2545f4914f6cdd1du64;
+        for _ in 0..50_000 {
+            let mut s = String::new();
+            for _ in 0..(x % 24) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                s.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            if let Ok(r) = Reference::parse(&s) {
+                // What we print, we parse back to the same thing.
+                assert_eq!(Reference::parse(&r.to_string()).unwrap(), r, "{s}");
+            }
+        }
+    }
+
+    #[test]
     fn rejects_bad() {
         for s in [
             "",

@@ -231,6 +231,9 @@ pub fn parse_challenge(h: &str) -> Option<Challenge> {
 }
 
 fn parse_params(s: &str) -> BTreeMap<String, String> {
+    // Byte-wise: separators are ASCII, so slices between them stay valid
+    // UTF-8 whatever a hostile server sends.
+    let text = |v: &[u8]| String::from_utf8_lossy(v).trim().to_string();
     let mut out = BTreeMap::new();
     let b = s.as_bytes();
     let mut i = 0;
@@ -239,19 +242,22 @@ fn parse_params(s: &str) -> BTreeMap<String, String> {
             i += 1;
         }
         let ks = i;
-        while i < b.len() && b[i] != b'=' {
+        while i < b.len() && b[i] != b'=' && b[i] != b',' {
             i += 1;
         }
-        let key = s[ks..i].trim().to_ascii_lowercase();
+        let key = text(&b[ks..i]).to_ascii_lowercase();
+        if i >= b.len() || b[i] != b'=' {
+            continue; // a bare token: no value
+        }
         i += 1;
-        let mut val = String::new();
+        let mut val = Vec::new();
         if i < b.len() && b[i] == b'"' {
             i += 1;
             while i < b.len() && b[i] != b'"' {
                 if b[i] == b'\\' && i + 1 < b.len() {
                     i += 1;
                 }
-                val.push(b[i] as char);
+                val.push(b[i]);
                 i += 1;
             }
             i += 1;
@@ -260,10 +266,10 @@ fn parse_params(s: &str) -> BTreeMap<String, String> {
             while i < b.len() && b[i] != b',' {
                 i += 1;
             }
-            val = s[vs.min(b.len())..i.min(b.len())].trim().to_string();
+            val.extend_from_slice(&b[vs..i]);
         }
         if !key.is_empty() {
-            out.insert(key, val);
+            out.insert(key, text(&val));
         }
     }
     out
@@ -290,6 +296,30 @@ mod tests {
             })
         );
         assert_eq!(parse_challenge("Negotiate x"), None);
+    }
+
+    #[test]
+    fn hostile_challenges_never_panic() {
+        let mut x = 0x9e3779b97f4a7c15u64;
+        let alphabet = ['a', '=', '"', ',', ' ', '\\', 'é', '€', 'r', 'l', 'm'];
+        for _ in 0..20_000 {
+            let mut h = String::from("Bearer ");
+            for _ in 0..(x % 40) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                h.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            let _ = parse_challenge(&h);
+        }
+        assert_eq!(
+            parse_challenge(r#"Bearer realm="https://é.example/t",service=reg"#),
+            Some(Challenge::Bearer {
+                realm: "https://é.example/t".into(),
+                service: Some("reg".into()),
+                scope: None,
+            })
+        );
     }
 
     #[test]
