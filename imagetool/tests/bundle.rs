@@ -469,3 +469,78 @@ fn cached_bundle_via_cli_and_copy_flag() {
     assert!(!oximg::unpack::cache::is_overlay(&c.join("rootfs")));
     assert!(c.join("rootfs/usr/lib/libextra.so").is_file());
 }
+
+#[test]
+fn rootless_bundle_runs_under_rootless_runc() {
+    use std::os::unix::fs::PermissionsExt;
+    let td = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(td.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sdir = td.path().join("store");
+    write_layout(
+        &sdir,
+        "r",
+        &[(busybox_layer(), GZIP)],
+        json!({"Cmd": ["sh", "-c", "id -u; cat /proc/self/uid_map"]}),
+    );
+    Store::open(&sdir).unwrap();
+    let home = td.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let as_nobody = |prog: &str| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(prog);
+        c.env("HOME", &home)
+            .env("XDG_RUNTIME_DIR", &home)
+            .stdin(std::process::Stdio::null());
+        c
+    };
+    let b = home.join("bundle");
+    let o = as_nobody(env!("CARGO_BIN_EXE_oximg"))
+        .args([
+            "--store",
+            sdir.to_str().unwrap(),
+            "-q",
+            "bundle",
+            "--rootless",
+            "r",
+            b.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "rootless bundle: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let spec = spec_of(&b);
+    let ns: Vec<_> = spec
+        .linux()
+        .as_ref()
+        .unwrap()
+        .namespaces()
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|n| n.typ())
+        .collect();
+    assert!(ns.contains(&oci_spec::runtime::LinuxNamespaceType::User));
+    let o = as_nobody("runc")
+        .arg("--root")
+        .arg(home.join("runc"))
+        .args(["run", "-b"])
+        .arg(&b)
+        .arg(unique_id("rootless"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "rootless runc run: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("0"), "{out}");
+    let map: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(map, vec!["0", "65534", "1"], "{out}");
+}
