@@ -447,6 +447,20 @@ fn pull_401_without_creds_and_auth_sources() {
         &[("HOME", s(&home))],
     );
     assert!(o.status.success(), "{}", stderr(&o));
+    // podman's default: $XDG_RUNTIME_DIR/containers/auth.json, where
+    // `oximg login` writes without --authfile.
+    let run = t.path().join("run");
+    let o = oximg_env(
+        &["login", "-u", "alice", "-p", "s3cret", &reg.host()],
+        &[("XDG_RUNTIME_DIR", s(&run))],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(run.join("containers/auth.json").exists());
+    let o = oximg_env(
+        &["pull", "--store", s(&t.path().join("s6")), "-q", &r],
+        &[("XDG_RUNTIME_DIR", s(&run))],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
     oximg_ok(&["logout", "--authfile", s(&authfile), &reg.host()]);
     let o = oximg(&[
         "pull",
