@@ -28,7 +28,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// How long any single runtime command may take before the test fails.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long to poll for a state change (a container stopping, a file appearing).
 pub const POLL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -174,10 +174,22 @@ pub fn config_template(args: &[&str]) -> Value {
 }
 
 /// A bundle directory with its own copy of the busybox rootfs. Edit `config`,
-/// then [`Bundle::write`] (the runtime helpers write it for you).
+/// then [`Bundle::write`] (the runtime helpers write it for you). On drop, any
+/// process still rooted in the bundle (a container a runtime failed to clean
+/// up) is killed before the directory is removed.
 pub struct Bundle {
     dir: TempDir,
     pub config: Value,
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        for pid in host_processes_under(self.path()) {
+            // SAFETY: plain kill(2) of a container process our test created.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        kill_processes_mentioning(&self.path().to_string_lossy());
+    }
 }
 
 impl Bundle {
@@ -471,10 +483,10 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        // Leave no container behind, whatever the test did.
-        if !self.root().exists() {
-            return;
-        }
+        // Leave no container behind, whatever the test did: `delete --force`
+        // every id in our root (with a timeout, in case the runtime hangs), then
+        // SIGKILL any process still running with our root in its argv (a
+        // runtime's forked child or a stuck command).
         let ids: Vec<String> = fs::read_dir(self.root())
             .map(|rd| {
                 rd.flatten()
@@ -484,14 +496,42 @@ impl Drop for Runtime {
             })
             .unwrap_or_default();
         for id in ids {
-            let _ = Command::new(&self.bin)
+            if let Ok(mut child) = Command::new(&self.bin)
                 .arg("--root")
                 .arg(self.root())
                 .args(["delete", "--force", &id])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .status();
+                .spawn()
+            {
+                let done = poll(Duration::from_secs(10), || {
+                    matches!(child.try_wait(), Ok(Some(_)))
+                });
+                if !done {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+            }
+        }
+        kill_processes_mentioning(&self.base.path().to_string_lossy());
+    }
+}
+
+/// SIGKILLs every process (other than us) whose command line contains `needle`.
+pub fn kill_processes_mentioning(needle: &str) {
+    let me = std::process::id() as i32;
+    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(needle) {
+            // SAFETY: plain kill(2) on a pid our test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
 }
