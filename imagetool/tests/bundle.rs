@@ -544,3 +544,59 @@ fn rootless_bundle_runs_under_rootless_runc() {
     let map: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
     assert_eq!(map, vec!["0", "65534", "1"], "{out}");
 }
+
+#[test]
+fn bundle_runs_under_oxrun() {
+    // oxrun is built beside oximg by `cargo build --workspace --bins`
+    // (which .ci/run does before the tests).
+    let oxrun = Path::new(env!("CARGO_BIN_EXE_oximg")).with_file_name("oxrun");
+    assert!(
+        oxrun.exists(),
+        "{} missing: run `cargo build --workspace --bins` first",
+        oxrun.display()
+    );
+    let td = tempfile::tempdir().unwrap();
+    let sdir = td.path().join("store");
+    write_layout(
+        &sdir,
+        "x",
+        &[(busybox_layer(), GZIP)],
+        json!({"User": "nobody", "Cmd": ["sh", "-c", "echo hello from oxrun as $(id -u)"]}),
+    );
+    let s = sdir.to_str().unwrap();
+    let mut guards = Vec::new();
+    for (name, extra) in [("overlay", None), ("copy", Some("--copy"))] {
+        let b = td.path().join(name);
+        guards.push(BundleGuard(b.clone()));
+        let mut args = vec!["--store", s, "-q", "bundle"];
+        args.extend(extra);
+        args.extend(["x", b.to_str().unwrap()]);
+        registry::oximg_ok(&args);
+        let state = td.path().join(format!("state-{name}"));
+        let id = unique_id(name);
+        let out = Command::new(&oxrun)
+            .arg("--root")
+            .arg(&state)
+            .args(["run", "-b"])
+            .arg(&b)
+            .arg(&id)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let _ = Command::new(&oxrun)
+            .arg("--root")
+            .arg(&state)
+            .args(["delete", "-f", &id])
+            .output();
+        assert!(
+            out.status.success(),
+            "oxrun run ({name}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "hello from oxrun as 65534",
+            "{name}"
+        );
+    }
+}

@@ -37,7 +37,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .with_context(|| format!("making a bundle of {reference} in {}", args.dir.display()))?;
     if !g.quiet {
         eprintln!(
-            "bundle {} ready in {:.0?}: run it with `runc run -b {} ID`",
+            "bundle {} ready in {:.0?}: run it with `oxrun run -b {} ID` (or runc)",
             args.dir.display(),
             start.elapsed(),
             args.dir.display()
