@@ -17,6 +17,7 @@ const DOCKER_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
 struct Fake {
     dir: PathBuf,
     auth: Option<String>,
+    bearer: Option<Value>,
     routes: serde_json::Map<String, Value>,
     n: usize,
 }
@@ -26,6 +27,7 @@ impl Fake {
         Fake {
             dir: dir.to_path_buf(),
             auth: None,
+            bearer: None,
             routes: Default::default(),
             n: 0,
         }
@@ -82,7 +84,10 @@ impl Fake {
         let routes = self.dir.join(format!("{name}.routes.json"));
         std::fs::write(
             &routes,
-            serde_json::to_vec(&json!({"auth": self.auth, "routes": self.routes})).unwrap(),
+            serde_json::to_vec(
+                &json!({"auth": self.auth, "bearer": self.bearer, "routes": self.routes}),
+            )
+            .unwrap(),
         )
         .unwrap();
         let log = self.dir.join(format!("{name}.requests"));
@@ -335,6 +340,29 @@ fn attack_credentials_never_sent_to_foreign_urls() {
         json!({"Location": url}),
         b"",
     );
+    // Third image: redirected to a host that answers with a Bearer
+    // challenge whose realm is itself, fishing for our credentials.
+    let mut fisher = Fake::new(&t.path().join("fisher"));
+    std::fs::create_dir_all(&fisher.dir).unwrap();
+    fisher.bearer = Some(json!({"creds": null, "token": "never-given"}));
+    let (fish_py, fish_log) = fisher.start("fisher");
+    let fish_layer = tar(&[("h", b"fishing\n")]);
+    let fish_cfg = f.blob(
+        "application/vnd.oci.image.config.v1+json",
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+    );
+    let fl =
+        json!({"mediaType": LAYER_TAR, "digest": sha256(&fish_layer), "size": fish_layer.len()});
+    let m3 = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": fish_cfg, "layers": [fl]}))
+    .unwrap();
+    f.manifest("fish", OCI_MANIFEST, &m3);
+    f.route(
+        &format!("/v2/x/blobs/{}", sha256(&fish_layer)),
+        307,
+        json!({"Location": format!("http://127.0.0.1:{}/layer.tar", fish_py.port)}),
+        b"",
+    );
     let (py, _log) = f.start("reg");
     let store = t.path().join("store");
 
@@ -359,6 +387,21 @@ fn attack_credentials_never_sent_to_foreign_urls() {
         assert!(
             header(&r, "authorization").is_none(),
             "credentials sent to the foreign host: {r}"
+        );
+    }
+
+    // A challenge from the redirect target is not answered with our creds.
+    let o = pull(&store, py.port, "fish", &["--creds", "alice:s3cret"]);
+    assert!(!o.status.success());
+    let reqs = requests(&fish_log);
+    assert!(
+        !reqs.is_empty(),
+        "redirect not followed at all (test is moot)"
+    );
+    for r in reqs {
+        assert!(
+            header(&r, "authorization").is_none(),
+            "credentials sent to a redirect target's realm: {r}"
         );
     }
 }

@@ -150,6 +150,16 @@ impl Client {
                     q.push(("service", s));
                 }
                 let mut req = self.http.get(realm).query(&q);
+                if self.opts.credentials.is_some()
+                    && self.base.starts_with("https://")
+                    && !realm.starts_with("https://")
+                {
+                    // An HTTPS registry must not steer our password onto
+                    // plain HTTP.
+                    return Err(RegistryError::Protocol(format!(
+                        "refusing to send credentials to non-HTTPS token realm {realm}"
+                    )));
+                }
                 if let Some(c) = &self.opts.credentials {
                     req = req.basic_auth(&c.username, Some(&c.password));
                 }
@@ -187,6 +197,11 @@ impl Client {
         };
         *self.auth.lock().expect("auth lock") = Some(value);
         Ok(())
+    }
+
+    /// Is `u` on the registry's own origin (scheme, host, port)?
+    fn is_registry(&self, u: &reqwest::Url) -> bool {
+        reqwest::Url::parse(&self.base).is_ok_and(|b| b.origin() == u.origin())
     }
 
     fn with_auth(&self, req: RequestBuilder) -> RequestBuilder {
@@ -242,7 +257,10 @@ impl Client {
         attempts: u32,
     ) -> Result<Response, RegistryError> {
         let mut resp = self.retrying(url, &make, attempts)?;
-        if resp.status() == StatusCode::UNAUTHORIZED {
+        // Only the registry itself may ask for credentials: a host we were
+        // redirected to (blob storage, or an attacker) gets none, not even
+        // via a Bearer realm of its choosing.
+        if resp.status() == StatusCode::UNAUTHORIZED && self.is_registry(resp.url()) {
             if let Some(ch) = challenge_of(resp.headers()) {
                 if self.opts.credentials.is_some() || matches!(ch, Challenge::Bearer { .. }) {
                     self.authenticate(&ch)?;
