@@ -321,7 +321,8 @@ fn reap(work: &Path, bundles: &Path) {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return;
     };
-    let w = work.to_string_lossy().into_owned();
+    // With the trailing slash: t1 must not match t10.
+    let w = format!("{}/", work.to_string_lossy());
     for e in dir.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;

@@ -12,6 +12,7 @@
 //! - `sleep`            sleep until killed
 //! - `exit N`           exit with status N
 //! - `tty`              report whether stdin/stdout are a terminal
+//! - `syscall NAME`     make one syscall and print its errno
 //! - `cat FILE`         print FILE (for debugging a kept bundle by hand)
 
 mod fsinfo;
@@ -21,7 +22,7 @@ mod sys;
 
 use report::Report;
 use serde_json::{json, Value};
-use std::io::{Read, Write};
+use std::io::Write;
 
 const CONFIG: &str = "/.oci-conformance/config.json";
 const HOST: &str = "/.oci-conformance/host.json";
@@ -48,6 +49,15 @@ fn main() {
                 1
             }
         },
+        // Make one syscall (seccomp tests); a killed process prints nothing.
+        "syscall" if args.len() >= 3 => {
+            let r = sys::probe_syscall(&args[2]);
+            println!(
+                "{}",
+                json!({"oci-checker": 1, "syscall": args[2], "errno": r})
+            );
+            0
+        }
         "exit" => args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0),
         "tty" => {
             // SAFETY: isatty only inspects the descriptor.
@@ -59,7 +69,7 @@ fn main() {
             0
         }
         _ => {
-            eprintln!("usage: oci-checker check GROUP... | hook NAME LOG | wait-signal DIR | sleep | exit N | tty | cat FILE");
+            eprintln!("usage: oci-checker check GROUP... | hook NAME LOG | wait-signal DIR | sleep | exit N | tty | syscall NAME | cat FILE");
             2
         }
     };
@@ -93,8 +103,9 @@ fn check(groups: &[String]) -> i32 {
 
 /// A hook: records when and where it ran and what the runtime gave it.
 fn hook(name: &str, log: &str) -> i32 {
-    let mut input = String::new();
-    let _ = std::io::stdin().read_to_string(&mut input);
+    // Read the state until EOF, or until it parses when the runtime keeps
+    // stdin open (then say so), so the hook cannot hang on the runtime.
+    let (input, eof) = sys::read_stdin(std::time::Duration::from_secs(3));
     let state: Value = serde_json::from_str(&input).unwrap_or(Value::String(input));
     let mut ns = serde_json::Map::new();
     for n in ["mnt", "pid", "net", "uts", "ipc", "user", "cgroup"] {
@@ -107,17 +118,20 @@ fn hook(name: &str, log: &str) -> i32 {
         "time_ns": sys::realtime_ns(),
         "ns": ns,
         "state": state,
+        "stdin_eof": eof,
         "args": std::env::args().collect::<Vec<_>>(),
         "env": std::env::vars().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
     });
-    // O_APPEND keeps lines from different hooks whole.
+    // O_APPEND and one write(2) keep lines of concurrent hooks (startContainer
+    // and poststart) whole; writeln! on a File would issue several writes,
+    // which interleaved and lost lines under crun.
     match std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
     {
         Ok(mut f) => {
-            let _ = writeln!(f, "{line}");
+            let _ = f.write_all(format!("{line}\n").as_bytes());
             0
         }
         Err(e) => {
@@ -135,7 +149,9 @@ fn wait_signal(dir: &str) -> i32 {
     loop {
         let sig = sys::last_signal();
         if sig != 0 {
-            let _ = std::fs::write(format!("{dir}/signal"), format!("{sig}\n"));
+            // Written then renamed: the runner never reads a half-written file.
+            let _ = std::fs::write(format!("{dir}/signal.tmp"), format!("{sig}\n"));
+            let _ = std::fs::rename(format!("{dir}/signal.tmp"), format!("{dir}/signal"));
             return 0;
         }
         // SAFETY: pause only blocks until a signal arrives.

@@ -128,3 +128,47 @@ pub fn probe_syscall(name: &str) -> Option<i32> {
         Some(0)
     }
 }
+
+/// Read stdin until EOF, until what was read parses as JSON, or `limit`.
+/// Returns the text and whether EOF was seen.
+pub fn read_stdin(limit: std::time::Duration) -> (String, bool) {
+    let deadline = std::time::Instant::now() + limit;
+    let mut buf = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return (String::from_utf8_lossy(&buf).into_owned(), false);
+        }
+        let mut p = libc::pollfd {
+            fd: 0,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, left.as_millis().min(100) as i32) };
+        if n <= 0 {
+            continue;
+        }
+        let mut chunk = [0u8; 4096];
+        // SAFETY: reading into a local buffer of the given length.
+        let r = unsafe { libc::read(0, chunk.as_mut_ptr().cast(), chunk.len()) };
+        if r <= 0 {
+            return (String::from_utf8_lossy(&buf).into_owned(), true);
+        }
+        buf.extend_from_slice(&chunk[..r as usize]);
+        if serde_json::from_slice::<serde_json::Value>(&buf).is_ok() {
+            // A whole document: EOF should follow at once if stdin was closed.
+            let mut q = libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let ready = unsafe { libc::poll(&mut q, 1, 200) } > 0;
+            // SAFETY: as above.
+            let eof =
+                ready && unsafe { libc::read(0, chunk.as_mut_ptr().cast(), chunk.len()) } == 0;
+            return (String::from_utf8_lossy(&buf).into_owned(), eof);
+        }
+    }
+}

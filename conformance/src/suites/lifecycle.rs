@@ -25,7 +25,10 @@ pub fn tests() -> Vec<Test> {
         test("lifecycle", "kill-number", |c| {
             kill(c, Some("10"), libc::SIGUSR1)
         }),
+        test("lifecycle", "kill-created", kill_created),
         test("lifecycle", "stopped-state", stopped),
+        test("lifecycle", "kill-stopped-fails", kill_stopped),
+        test("lifecycle", "start-stopped-fails", start_stopped),
         test("lifecycle", "delete-stopped", delete_stopped),
         test("lifecycle", "delete-running-fails", delete_running),
         test("lifecycle", "delete-force", delete_force),
@@ -96,6 +99,19 @@ fn create_state(ctx: &mut Ctx) -> TestResult {
     }
     if st["pid"].as_i64().unwrap_or(0) <= 0 {
         problems.push(format!("pid: expected > 0, found {}", st["pid"]));
+    }
+    // The pid is the container's process: in the container's mount namespace.
+    if let Some(pid) = st["pid"].as_i64().filter(|p| *p > 0) {
+        let ino = |p: String| std::fs::metadata(p).map(|m| std::os::unix::fs::MetadataExt::ino(&m));
+        let (theirs, ours) = (
+            ino(format!("/proc/{pid}/ns/mnt")),
+            ino("/proc/self/ns/mnt".into()),
+        );
+        if theirs.is_err() || theirs.ok() == ours.ok() {
+            problems.push(format!(
+                "pid {pid} is not a process in the container's mount namespace"
+            ));
+        }
     }
     let want_bundle = std::fs::canonicalize(&b)?;
     let got = st["bundle"].as_str().map(PathBuf::from);
@@ -206,6 +222,63 @@ fn stopped(ctx: &mut Ctx) -> TestResult {
     Ok(match stop(ctx)? {
         Ok(_) => Outcome::Pass,
         Err(e) => Outcome::Fail(e),
+    })
+}
+
+/// A created container can be signalled; KILL stops it before it ever runs.
+fn kill_created(ctx: &mut Ctx) -> TestResult {
+    let (b, tmp) = waiter(ctx, None)?;
+    let id = ctx.new_id("c");
+    let out = ctx.create(&id, &b, &[])?;
+    if !out.success() {
+        return fail(out.describe());
+    }
+    let out = ctx.exec(&["kill", &id, "KILL"])?;
+    if !out.success() {
+        return fail(out.describe());
+    }
+    let s = ctx.wait_status(&id, "stopped", Duration::from_secs(5));
+    Ok(if s != "stopped" {
+        Outcome::Fail(format!("status after KILL of a created container: {s}"))
+    } else if tmp.join("ready").exists() {
+        Outcome::Fail("the process ran user code although killed before start".into())
+    } else {
+        Outcome::Pass
+    })
+}
+
+/// The spec: signalling a container that is neither created nor running
+/// MUST generate an error and have no effect.
+fn kill_stopped(ctx: &mut Ctx) -> TestResult {
+    let id = match stop(ctx)? {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    let out = ctx.exec(&["kill", &id, "TERM"])?;
+    let s = ctx.status(&id);
+    Ok(if out.success() {
+        Outcome::Fail("`kill` of a stopped container succeeded".into())
+    } else if s != "stopped" {
+        Outcome::Fail(format!("failed kill changed the container: status {s}"))
+    } else {
+        Outcome::Pass
+    })
+}
+
+/// The spec: starting a container that is not created MUST generate an error.
+fn start_stopped(ctx: &mut Ctx) -> TestResult {
+    let id = match stop(ctx)? {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    let out = ctx.exec(&["start", &id])?;
+    let s = ctx.status(&id);
+    Ok(if out.success() {
+        Outcome::Fail("`start` of a stopped container succeeded".into())
+    } else if s != "stopped" {
+        Outcome::Fail(format!("failed start changed the container: status {s}"))
+    } else {
+        Outcome::Pass
     })
 }
 

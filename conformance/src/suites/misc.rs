@@ -15,6 +15,7 @@ pub fn tests() -> Vec<Test> {
         test("cgroups", "cgroups-path", cgroups_path),
         test("seccomp", "errno", seccomp_errno),
         test("seccomp", "errno-default-eperm", seccomp_default_errno),
+        test("seccomp", "kill", seccomp_kill),
         test("misc", "personality", personality),
         test("misc", "features", features),
     ]
@@ -91,6 +92,35 @@ fn seccomp_default_errno(ctx: &mut Ctx) -> TestResult {
             "defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]
         }))));
+    })
+}
+
+/// SCMP_ACT_KILL: the process dies (SIGSYS) at the syscall.
+fn seccomp_kill(ctx: &mut Ctx) -> TestResult {
+    let mut spec = crate::bundle::base_spec(&[crate::bundle::CHECKER, "syscall", "getcwd"]);
+    linux(&mut spec).set_seccomp(Some(typed(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_KILL"}]
+    }))));
+    let b = ctx.bundle("bundle", &spec, json!({}))?;
+    let id = ctx.new_id("c");
+    let out = ctx.exec(&["run", "--bundle", crate::harness::path(&b), &id])?;
+    Ok(if out.stdout.contains("\"syscall\"") {
+        Outcome::Fail(format!(
+            "the process survived the syscall: {}",
+            out.stdout.trim()
+        ))
+    } else if out.success() {
+        Outcome::Fail("`run` exited 0 although the process was killed".into())
+    } else if !out.stderr.is_empty() && out.code != Some(128 + libc::SIGSYS) {
+        // No report and no SIGSYS status: the runtime failed before exec.
+        Outcome::Fail(format!(
+            "expected exit status {}; {}",
+            128 + libc::SIGSYS,
+            out.describe()
+        ))
+    } else {
+        Outcome::Pass
     })
 }
 

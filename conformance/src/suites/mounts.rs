@@ -15,6 +15,7 @@ pub fn tests() -> Vec<Test> {
         test("mounts", "bind-rw", bind_rw),
         test("mounts", "bind-ro", bind_ro),
         test("mounts", "bind-file", bind_file),
+        test("mounts", "bind-recursive", bind_recursive),
         test("mounts", "bind-rprivate", bind_private),
         test("mounts", "bind-rshared", bind_shared),
         test("mounts", "root-readonly", root_ro),
@@ -85,6 +86,46 @@ fn bind_file(ctx: &mut Ctx) -> TestResult {
     ]});
     check_with(ctx, &["mounts", "asserts"], asserts, |s| {
         mounts(s).push(mount("/oc-file", "bind", &src, &["bind", "ro"]));
+    })
+}
+
+/// A tmpfs mounted on the host under `dir`, unmounted when dropped.
+struct HostMount(std::ffi::CString);
+
+impl HostMount {
+    fn tmpfs(dir: &std::path::Path) -> std::io::Result<HostMount> {
+        std::fs::create_dir_all(dir)?;
+        let c = std::ffi::CString::new(path(dir)).map_err(std::io::Error::other)?;
+        let t = c"tmpfs";
+        // SAFETY: valid C strings; a fresh tmpfs on our own temp dir.
+        let rc = unsafe { libc::mount(t.as_ptr(), c.as_ptr(), t.as_ptr(), 0, std::ptr::null()) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(HostMount(c))
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        // SAFETY: detaching the mount made in `tmpfs`.
+        unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
+/// rbind brings the source's submounts along; bind does not.
+fn bind_recursive(ctx: &mut Ctx) -> TestResult {
+    let src = host_dir(ctx)?;
+    let sub = std::path::Path::new(&src).join("sub");
+    let _m = HostMount::tmpfs(&sub)?;
+    std::fs::write(sub.join("inner"), "in the submount\n")?;
+    let asserts = json!({"asserts": [
+        {"kind": "content", "path": "/oc-rbind/sub/inner", "content": "in the submount\n"},
+        {"kind": "exists", "path": "/oc-bind/sub/inner", "exists": false},
+    ]});
+    check_with(ctx, &["mounts", "asserts"], asserts, |s| {
+        mounts(s).push(mount("/oc-rbind", "bind", &src, &["rbind", "ro"]));
+        mounts(s).push(mount("/oc-bind", "bind", &src, &["bind", "ro"]));
     })
 }
 

@@ -12,6 +12,7 @@ pub fn tests() -> Vec<Test> {
         test("process", "cwd", cwd),
         test("process", "env", env),
         test("process", "args", args),
+        test("process", "args0-path-lookup", path_lookup),
         test("process", "no-new-privileges-true", nnp_true),
         test("process", "no-new-privileges-false", nnp_false),
         test("process", "oom-score-adj", oom),
@@ -62,6 +63,19 @@ fn args(ctx: &mut Ctx) -> TestResult {
             "$HOME",
         ];
         process(s).set_args(Some(a.iter().map(|x| x.to_string()).collect()));
+    })
+}
+
+/// A bare args[0] is found through the process's PATH, as execvp does.
+fn path_lookup(ctx: &mut Ctx) -> TestResult {
+    check(ctx, &["process"], |s| {
+        let p = process(s);
+        p.set_args(Some(vec![
+            "oci-checker".into(),
+            "check".into(),
+            "process".into(),
+        ]));
+        p.set_env(Some(vec!["PATH=/nonexistent:/".into()]));
     })
 }
 
