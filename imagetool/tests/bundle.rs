@@ -600,3 +600,37 @@ fn bundle_runs_under_oxrun() {
         );
     }
 }
+
+#[test]
+fn tampered_layer_in_cached_mode_leaves_no_bundle_and_no_cache_entry() {
+    let td = tempfile::tempdir().unwrap();
+    let sdir = td.path().join("store");
+    let extra = Tar::new().file("f", 0o644, &[7u8; 100_000]).finish();
+    let store = store_with(&sdir, "x", extra, json!({"Cmd": ["true"]}));
+    let blobs = sdir.join("blobs/sha256");
+    let biggest = std::fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut data = std::fs::read(&biggest).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 0x55;
+    std::fs::write(&biggest, data).unwrap();
+    let b = td.path().join("bundle");
+    let _g = BundleGuard(b.clone());
+    let opts = BundleOptions {
+        cached: true,
+        ..Default::default()
+    };
+    let err = make_bundle(&store, "x", &b, &opts).unwrap_err();
+    let msg = layers::chain(&err);
+    assert!(msg.contains("layer 0") && msg.contains("mismatch"), "{msg}");
+    assert!(!b.exists(), "bundle left behind");
+    let cache = sdir.join(".oximg/unpacked");
+    let left: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "cache holds {left:?}");
+}

@@ -258,6 +258,27 @@ fn produce<R: Read>(
     let (diff_hasher, _) = match res {
         Ok(v) => v,
         Err(e) => {
+            // A corrupt stream is most often a blob that is not what the
+            // manifest says: if the digest proves that, say so.
+            let e = match (&e, &expect.digest) {
+                (StreamError::Io(_), Some(d)) if io::copy(&mut outer, &mut io::sink()).is_ok() => {
+                    let actual = hex::encode(outer.hasher.clone().finalize());
+                    if let Some(size) = expect.size.filter(|&sz| sz != outer.count) {
+                        StreamError::Size {
+                            expected: size,
+                            actual: outer.count,
+                        }
+                    } else if sha256_hex_of(d).is_ok_and(|want| want != actual) {
+                        StreamError::Digest {
+                            expected: d.to_string(),
+                            actual,
+                        }
+                    } else {
+                        e
+                    }
+                }
+                _ => e,
+            };
             let msg = super::error_chain(&e);
             let _ = tx.send(Err(io::Error::other(msg)));
             return Err(e);
