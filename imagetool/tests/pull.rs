@@ -461,7 +461,15 @@ fn pull_401_without_creds_and_auth_sources() {
         &[("XDG_RUNTIME_DIR", s(&run))],
     );
     assert!(o.status.success(), "{}", stderr(&o));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&authfile).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "auth.json readable by others: {mode:o}");
     oximg_ok(&["logout", "--authfile", s(&authfile), &reg.host()]);
+    let a: Value = serde_json::from_slice(&std::fs::read(&authfile).unwrap()).unwrap();
+    assert!(a["auths"].get(reg.host()).is_none());
+    assert!(!oximg(&["logout", "--authfile", s(&authfile), &reg.host()])
+        .status
+        .success());
     let o = oximg(&[
         "pull",
         "--store",

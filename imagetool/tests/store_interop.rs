@@ -136,7 +136,10 @@ fn store_concurrent_pulls_keep_every_ref() {
         reg.push(&l.dir, &format!("t{i}"), &format!("conc/img{i}:1"), &[]);
     }
     let store = t.path().join("store");
-    let children: Vec<_> = (0..4)
+    // Four images sharing a base layer, plus two more pulls of image 0:
+    // every blob is fetched by one process while the others wait for it.
+    let children: Vec<_> = [0, 1, 2, 3, 0, 0]
+        .into_iter()
         .map(|i| {
             Command::new(env!("CARGO_BIN_EXE_oximg"))
                 .args(["pull", "--store", s(&store), "-q"])
@@ -155,6 +158,11 @@ fn store_concurrent_pulls_keep_every_ref() {
     let idx: Value =
         serde_json::from_slice(&std::fs::read(store.join("index.json")).unwrap()).unwrap();
     assert_eq!(idx["manifests"].as_array().unwrap().len(), 4, "{idx}");
+    let partials = std::fs::read_dir(store.join(".oximg/ingest"))
+        .unwrap()
+        .flatten()
+        .count();
+    assert_eq!(partials, 0, "partial downloads left behind");
     oximg_ok(&["fsck", "--store", s(&store)]);
 }
 

@@ -493,6 +493,10 @@ impl Store {
             .map_err(|e| at(&path)(e.into()))?;
         let d = Descriptor::new(MediaType::Other(String::new()), size, expected.clone());
         if self.has_blob(&d) {
+            // Someone committed it while we waited; whatever is at the
+            // partial's path now is garbage (a waiter that holds it will
+            // find the blob too).
+            let _ = fs::remove_file(&path);
             return Ok(None);
         }
         // Resume: re-hash what an earlier attempt left (only after a crash).
