@@ -451,3 +451,25 @@ fn random_hostile_layers_never_escape() {
     // refused (or trivially accepted) every time.
     assert!(ok > 5 && refused > 5, "ok {ok}, refused {refused}");
 }
+
+#[test]
+fn dev_as_a_symlink_to_the_host_is_contained() {
+    // An image whose /dev points at a host directory, then device nodes and
+    // directories written "into" it by the next layer (2026 runc/crun class).
+    let (_td, root, victim) = arena();
+    let l1 = Tar::new()
+        .dir(&s(&victim), 0o755)
+        .symlink("dev", &s(&victim))
+        .finish();
+    let l2 = Tar::new()
+        .chardev("dev/null", 0o666, 1, 3)
+        .dir("dev/pts", 0o755)
+        .symlink("dev/ptmx", "pts/ptmx")
+        .whiteout("dev", "sentinel")
+        .finish();
+    run(&root, vec![l1, l2]).unwrap();
+    assert_victim_untouched(&victim);
+    // It all went to the same path inside the rootfs.
+    let inside = root.join(victim.strip_prefix("/").unwrap());
+    assert!(inside.join("null").exists() && inside.join("pts").is_dir());
+}
