@@ -6,6 +6,7 @@ use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;
+use std::path::Path;
 
 /// A process that waits for SIGTERM or SIGUSR1 and reports which one it got in
 /// /shared/got. pid 1 of a pid namespace ignores signals it has no handler for,
@@ -360,5 +361,142 @@ fn start_after_create_runs_once_and_exits() {
         assert_eq!(fs::read_to_string(shared.join("out")).unwrap(), "hello\n");
         rt.run(&["delete", &id]).ok();
         assert_nothing_left(rt, &b, &id);
+    });
+}
+
+#[test]
+fn kill_a_created_container() {
+    // containerd kills a container that was created but never started when a
+    // task is cancelled.
+    each(|rt| {
+        let b = Bundle::sh("echo never");
+        let id = rt.id("killcreated");
+        rt.create(&b, &id).ok();
+        let pid = read_pid_file(&b);
+        rt.run(&["kill", &id, "KILL"]).ok();
+        rt.wait_status(&id, "stopped");
+        wait_pid_gone(pid);
+        rt.run(&["delete", &id]).ok();
+        assert_nothing_left(rt, &b, &id);
+    });
+}
+
+#[test]
+fn state_of_a_stopped_container() {
+    let seen = each(|rt| {
+        let b = Bundle::sh("true");
+        let id = rt.id("stopped");
+        rt.create(&b, &id).ok();
+        rt.run(&["start", &id]).ok();
+        rt.wait_status(&id, "stopped");
+        let st = rt.state(&id).unwrap();
+        rt.run(&["delete", &id]).ok();
+        // runc reports pid 0 once the process is gone.
+        assert_eq!(st["pid"].as_i64().unwrap_or(0), 0, "[{}] {st:#}", rt.name);
+        (st["status"].clone(), st["pid"].as_i64().unwrap_or(0))
+    });
+    assert_eq!(seen[0].1 .0, "stopped");
+}
+
+/// Deletes `id` from the runtime's default root when dropped.
+struct DefaultRootGuard<'a>(&'a Runtime, String);
+
+impl Drop for DefaultRootGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run_raw(
+            &["delete", "--force", &self.1],
+            &[("XDG_RUNTIME_DIR", "")],
+            Vec::new(),
+            COMMAND_TIMEOUT,
+        );
+    }
+}
+
+#[test]
+fn default_root_with_an_empty_xdg_runtime_dir() {
+    // podman as root passes no --root and an empty XDG_RUNTIME_DIR: state goes
+    // to /run/<runtime> (/run/oxrun, /run/runc).
+    each(|rt| {
+        let b = Bundle::sh("sleep 1000");
+        b.write();
+        let id = rt.id("defroot");
+        let _guard = DefaultRootGuard(rt, id.clone());
+        let env = [("XDG_RUNTIME_DIR", "")];
+        let out = rt.run_raw(
+            &["create", "--bundle", b.path_str(), &id],
+            &env,
+            Vec::new(),
+            COMMAND_TIMEOUT,
+        );
+        out.ok();
+        let name = rt.bin.file_name().unwrap().to_string_lossy().into_owned();
+        let dir = Path::new("/run").join(&name).join(&id);
+        assert!(dir.is_dir(), "[{}] no state in {}", rt.name, dir.display());
+        let st = rt.run_raw(&["state", &id], &env, Vec::new(), COMMAND_TIMEOUT);
+        st.ok();
+        assert!(st.stdout.contains("\"created\""), "[{}] {st:?}", rt.name);
+        rt.run_raw(
+            &["delete", "--force", &id],
+            &env,
+            Vec::new(),
+            COMMAND_TIMEOUT,
+        )
+        .ok();
+        assert!(!dir.exists(), "[{}] {} left", rt.name, dir.display());
+    });
+}
+
+#[test]
+fn spec_writes_a_runnable_config() {
+    each(|rt| {
+        let b = Bundle::sh("true");
+        let dir = b.path_str();
+        rt.run(&["spec", "--bundle", dir]).ok();
+        let text = fs::read_to_string(b.path().join("config.json")).unwrap();
+        let mut cfg: Value = serde_json::from_str(&text).expect("spec wrote JSON");
+        assert!(
+            cfg["ociVersion"].as_str().unwrap().starts_with("1."),
+            "{cfg:#}"
+        );
+        assert_eq!(cfg["process"]["terminal"], true);
+        assert_eq!(cfg["process"]["args"], serde_json::json!(["sh"]));
+        assert_eq!(cfg["root"]["path"], "rootfs");
+        // A second spec refuses to overwrite it.
+        rt.run(&["spec", "--bundle", dir]).failed();
+        // The default config runs the busybox rootfs as it is, once it has a
+        // job instead of an interactive shell.
+        cfg["process"]["terminal"] = false.into();
+        cfg["process"]["args"] = serde_json::json!(["sh", "-c", "echo spec-ok"]);
+        fs::write(b.path().join("config.json"), cfg.to_string()).unwrap();
+        let id = rt.id("spec");
+        let out = rt.run(&["run", "-b", dir, &id]);
+        out.ok();
+        assert_eq!(out.stdout, "spec-ok\n", "[{}]", rt.name);
+        let mut keys: Vec<String> = cfg.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    });
+}
+
+#[test]
+fn spec_rootless_maps_the_caller() {
+    each(|rt| {
+        let b = Bundle::sh("true");
+        rt.run(&["spec", "--rootless", "--bundle", b.path_str()])
+            .ok();
+        let cfg: Value =
+            serde_json::from_str(&fs::read_to_string(b.path().join("config.json")).unwrap())
+                .unwrap();
+        let ns: Vec<&str> = cfg["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert!(ns.contains(&"user"), "[{}] {ns:?}", rt.name);
+        assert!(!ns.contains(&"network"), "[{}] {ns:?}", rt.name);
+        assert_eq!(cfg["linux"]["uidMappings"][0]["hostID"], 0);
+        assert_eq!(cfg["linux"]["uidMappings"][0]["containerID"], 0);
+        ns.iter().map(|s| s.to_string()).collect::<Vec<_>>()
     });
 }

@@ -444,3 +444,74 @@ fn no_pivot_still_gives_the_rootfs() {
         out.stdout
     });
 }
+
+#[test]
+fn sysctl_is_applied() {
+    each(|rt| {
+        let mut b = Bundle::sh("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/msgmax");
+        b.linux()["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.msgmax": "4096"});
+        let out = rt.output(&b);
+        assert_eq!(out, "1\n4096\n", "[{}]", rt.name);
+        out
+    });
+}
+
+#[test]
+fn cgroup_namespace() {
+    each(|rt| {
+        let mut b =
+            Bundle::sh("readlink /proc/self/ns/cgroup; cut -d: -f3 /proc/self/cgroup | sort -u");
+        b.linux()["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "cgroup"}));
+        let out = rt.output(&b);
+        let mut lines = out.lines();
+        assert_ne!(lines.next().unwrap(), host_ns("cgroup"), "[{}]", rt.name);
+        // Inside its own cgroup namespace the container's cgroups are the roots.
+        let paths: Vec<&str> = lines.collect();
+        assert_eq!(paths, ["/"], "[{}] {out}", rt.name);
+        paths.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    });
+}
+
+#[test]
+fn time_namespace_offsets() {
+    each(|rt| {
+        let mut b = Bundle::sh(
+            "readlink /proc/self/ns/time; cat /proc/self/timens_offsets; cut -d. -f1 /proc/uptime",
+        );
+        b.config["ociVersion"] = json!("1.2.0");
+        b.linux()["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "time"}));
+        b.linux()["timeOffsets"] = json!({
+            "monotonic": {"secs": 31536000, "nanosecs": 0},
+            "boottime": {"secs": 63072000, "nanosecs": 0}
+        });
+        if rt.is_runc() {
+            // Differs on purpose: runc 1.1 has no time namespace support
+            // (runtime-spec 1.2, runc 1.2) and refuses the namespace type.
+            b.write();
+            let id = rt.id("timens");
+            rt.run(&["run", "-b", b.path_str(), &id]).failed();
+            return;
+        }
+        let out = rt.output(&b);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_ne!(lines[0], host_ns("time"), "[{}] {out}", rt.name);
+        let offsets: Vec<String> = lines[1..3]
+            .iter()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(
+            offsets,
+            ["monotonic 31536000 0", "boottime 63072000 0"],
+            "[{}]",
+            rt.name
+        );
+        let uptime: u64 = lines[3].parse().unwrap();
+        assert!(uptime >= 63072000, "[{}] uptime {uptime}", rt.name);
+    });
+}

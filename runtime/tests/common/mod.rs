@@ -13,7 +13,6 @@
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::fmt::Debug;
 use std::fs;
 use std::io::Read;
@@ -372,17 +371,63 @@ impl Runtime {
     /// container started by `create` inherits them and may outlive the command);
     /// they are read when the runtime process exits. Panics on timeout.
     pub fn run_full(&self, global: &[&str], args: &[&str], timeout: Duration) -> Out {
+        let root = self.root();
+        let mut all: Vec<&str> = vec!["--root", root.to_str().unwrap()];
+        all.extend_from_slice(global);
+        all.extend_from_slice(args);
+        self.run_raw(&all, &[], Vec::new(), timeout)
+    }
+
+    /// `<bin> args…` exactly (no `--root` added), with extra environment
+    /// variables and `extra_fds` open as fds 3, 4, … in the runtime process.
+    pub fn run_raw(
+        &self,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        extra_fds: Vec<fs::File>,
+        timeout: Duration,
+    ) -> Out {
         let n = unique();
         let out_path = self.scratch().join(format!("{n}.out"));
         let err_path = self.scratch().join(format!("{n}.err"));
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("--root").arg(self.root()).args(global).args(args);
+        cmd.args(args);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
         cmd.stdin(Stdio::null())
             .stdout(fs::File::create(&out_path).unwrap())
             .stderr(fs::File::create(&err_path).unwrap());
+        if !extra_fds.is_empty() {
+            let raw: Vec<RawFd> = extra_fds.iter().map(|f| f.as_raw_fd()).collect();
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only async-signal-safe calls (dup/dup2/fcntl) between fork
+            // and exec. First move every source fd above the targets, then
+            // dup2 into place (dup2 clears FD_CLOEXEC on the new fd).
+            unsafe {
+                cmd.pre_exec(move || {
+                    let base = 3 + raw.len() as RawFd + 16;
+                    let mut moved = Vec::with_capacity(raw.len());
+                    for fd in &raw {
+                        let m = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, base);
+                        if m < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        moved.push(m);
+                    }
+                    for (i, m) in moved.iter().enumerate() {
+                        if libc::dup2(*m, 3 + i as RawFd) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    Ok(())
+                });
+            }
+        }
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {} {:?}: {e}", self.bin.display(), args));
+        drop(extra_fds);
         let start = Instant::now();
         let status = loop {
             if let Some(st) = child.try_wait().unwrap() {
@@ -698,6 +743,40 @@ pub fn assert_nothing_left(rt: &Runtime, bundle: &Bundle, id: &str) {
         "[{}] {id} still listed",
         rt.name
     );
+    let cgroups = cgroups_named(id);
+    assert!(
+        cgroups.is_empty(),
+        "[{}] cgroups left behind: {cgroups:?}",
+        rt.name
+    );
+}
+
+/// Cgroup directories named `id` (at depth 1 or 2 under any v1 hierarchy or
+/// under the v2 root): where runtimes put a container without cgroupsPath.
+pub fn cgroups_named(id: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![PathBuf::from("/sys/fs/cgroup")];
+    for e in fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if e.path().is_dir() {
+            dirs.push(e.path());
+            for e2 in fs::read_dir(e.path()).into_iter().flatten().flatten() {
+                if e2.path().is_dir() {
+                    dirs.push(e2.path());
+                }
+            }
+        }
+    }
+    for d in dirs {
+        let c = d.join(id);
+        if c.is_dir() {
+            found.push(c);
+        }
+    }
+    found
 }
 
 /// The host's own namespace inode for `kind` (e.g. "pid"), as `pid:[4026531836]`.
@@ -970,8 +1049,4 @@ pub fn read_pty(master: &OwnedFd, timeout: Duration) -> String {
 pub fn contains_ci(s: &str, needle: &str) -> bool {
     s.to_ascii_lowercase()
         .contains(&needle.to_ascii_lowercase())
-}
-
-pub fn os(s: &str) -> &OsStr {
-    OsStr::new(s)
 }
