@@ -65,14 +65,38 @@ fn dotdot_names_are_refused() {
 #[test]
 fn symlink_then_write_through_it_is_contained() {
     let (_td, root, victim) = arena();
-    // A dangling link as a parent (its target not in the root) is an error,
-    // and creates nothing anywhere.
-    let l1 = Tar::new().symlink("abs", &s(&victim)).finish();
-    let l2 = Tar::new().file("abs/new", 0o644, b"pwned").finish();
-    let err = run(&root, vec![l1, l2]).unwrap_err();
-    assert!(layers::chain(&err).contains("No such file"), "{err}");
+    // A dangling link as a parent: its target is created inside the root
+    // (as umoci does), never on the host.
+    let l1 = Tar::new()
+        .symlink("abs", &s(&victim))
+        .symlink("rel", "../../../../victim/deeper")
+        .symlink("loop1", "loop2")
+        .symlink("loop2", "loop1")
+        .finish();
+    let l2 = Tar::new()
+        .file("abs/new", 0o644, b"pwned")
+        .file("rel/new", 0o644, b"pwned")
+        .finish();
+    run(&root, vec![l1, l2]).unwrap();
     assert_victim_untouched(&victim);
-    assert!(!root.exists());
+    assert_eq!(
+        std::fs::read(root.join(victim.strip_prefix("/").unwrap()).join("new")).unwrap(),
+        b"pwned"
+    );
+    assert_eq!(
+        std::fs::read(root.join("victim/deeper/new")).unwrap(),
+        b"pwned"
+    );
+    // A symlink loop as a parent is an error, not a hang.
+    let (_td2, root2, victim2) = arena();
+    let l1 = Tar::new()
+        .symlink("loop1", "loop2")
+        .symlink("loop2", "loop1")
+        .finish();
+    let l2 = Tar::new().file("loop1/x", 0o644, b"").finish();
+    assert!(run(&root2, vec![l1, l2]).is_err());
+    assert_victim_untouched(&victim2);
+    std::fs::remove_dir_all(&root).unwrap();
 
     // With the targets present inside the root, writes land there.
     let l1 = Tar::new()

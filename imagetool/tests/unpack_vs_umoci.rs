@@ -99,7 +99,9 @@ fn tricky_layers() -> Vec<(Vec<u8>, &'static str)> {
         .file("typechange/was-file", 0o644, b"f")
         .dir("typechange/was-dir", 0o755)
         .file("typechange/was-dir/child", 0o644, b"c")
-        .symlink("typechange/was-link", "/etc");
+        .symlink("typechange/was-link", "/etc")
+        .symlink("dangling-abs", "/made/by/link")
+        .symlink("dangling-rel", "../../up/and/over");
     let mut l2 = Tar::new();
     l2.whiteout("", "gone")
         .whiteout("", "single")
@@ -116,7 +118,9 @@ fn tricky_layers() -> Vec<(Vec<u8>, &'static str)> {
         .owner(0, 0)
         .dir("etc", 0o750)
         .xattr("user.origin", b"layer2")
-        .file("var/lib/data", 0o600, b"data2");
+        .file("var/lib/data", 0o600, b"data2")
+        .file("dangling-abs/file", 0o644, b"through an absolute link")
+        .file("dangling-rel/file", 0o644, b"through a relative link");
     let mut l3 = Tar::new();
     l3.whiteout("usr/bin", "tool")
         .file("gone/new", 0o644, b"resurrected")

@@ -107,6 +107,32 @@ impl RelPath {
                 && self.joined.get(other.joined.len()) == Some(&b'/'))
     }
 
+    /// A symlink target read in directory `self`, as a path from the root:
+    /// absolute targets start at the root, `..` stops at the root (as
+    /// `RESOLVE_IN_ROOT` does).
+    pub fn resolve_lexically(&self, target: &[u8]) -> RelPath {
+        let mut parts: Vec<&[u8]> = if target.starts_with(b"/") {
+            Vec::new()
+        } else {
+            self.joined
+                .split(|&b| b == b'/')
+                .filter(|c| !c.is_empty())
+                .collect()
+        };
+        for c in target.split(|&b| b == b'/') {
+            match c {
+                b"" | b"." => {}
+                b".." => {
+                    parts.pop();
+                }
+                c => parts.push(c),
+            }
+        }
+        RelPath {
+            joined: parts.join(&b'/'),
+        }
+    }
+
     pub fn display(&self) -> String {
         format!("/{}", String::from_utf8_lossy(&self.joined))
     }
@@ -186,12 +212,12 @@ impl Root {
                 return Ok(fd.clone());
             }
         }
-        let fd = Rc::new(self.open_or_create_dir(path)?);
+        let fd = Rc::new(self.open_or_create_dir(path, 0)?);
         self.cache = Some((path.clone(), fd.clone()));
         Ok(fd)
     }
 
-    fn open_or_create_dir(&self, path: &RelPath) -> io::Result<OwnedFd> {
+    fn open_or_create_dir(&self, path: &RelPath, depth: u32) -> io::Result<OwnedFd> {
         let flags = OFlags::PATH | OFlags::DIRECTORY;
         match self.open_at(path, flags) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -200,7 +226,7 @@ impl Root {
         // Slow path, rare: walk down from the root, creating what is missing.
         // Each step resolves from the root again so symlinks stay contained.
         let (parent, name) = path.split_last().expect("the root always exists");
-        let pfd = self.open_or_create_dir(&parent)?;
+        let pfd = self.open_or_create_dir(&parent, depth)?;
         match rustix::fs::mkdirat(&pfd, name, Mode::from_raw_mode(0o755)) {
             Ok(()) => {
                 // mkdir honours the umask; the mode of an implied directory
@@ -220,10 +246,43 @@ impl Root {
                 }
                 rustix::fs::fchmod(&dfd, Mode::from_raw_mode(0o755))?;
             }
-            Err(rustix::io::Errno::EXIST) => {}
+            Err(rustix::io::Errno::EXIST) => {
+                // A dangling symlink: create its target, inside the root, as
+                // umoci does (`abs -> /a/b` then `abs/file`: makes /a/b).
+                if depth >= 40 {
+                    return Err(rustix::io::Errno::LOOP.into());
+                }
+                if let Some(st) = lstat_at(pfd.as_fd(), name)? {
+                    if is_symlink(&st) {
+                        let target = rustix::fs::readlinkat(&pfd, name, Vec::new())?;
+                        let base = self.rel_of(&pfd)?;
+                        let t = base.resolve_lexically(target.as_bytes());
+                        if !t.is_root() {
+                            self.open_or_create_dir(&t, depth + 1)?;
+                        }
+                    }
+                }
+            }
             Err(e) => return Err(e.into()),
         }
         self.open_at(path, flags)
+    }
+
+    /// Where directory `fd` is, relative to the root (both real paths, so
+    /// the difference holds no symlinks).
+    fn rel_of(&self, fd: &OwnedFd) -> io::Result<RelPath> {
+        let real = |f: BorrowedFd<'_>| {
+            std::fs::read_link(format!(
+                "/proc/self/fd/{}",
+                std::os::fd::AsRawFd::as_raw_fd(&f)
+            ))
+        };
+        let root = real(self.fd.as_fd())?;
+        let dir = real(fd.as_fd())?;
+        let rel = dir
+            .strip_prefix(&root)
+            .map_err(|_| io::Error::other("directory is outside the root"))?;
+        RelPath::parse(rel.as_os_str().as_bytes()).or_else(|_| Ok(RelPath { joined: Vec::new() }))
     }
 }
 
@@ -368,5 +427,12 @@ mod tests {
             .unwrap()
             .0
             .is_root());
+        let base = RelPath::parse(b"a/b").unwrap();
+        assert_eq!(
+            base.resolve_lexically(b"../../../../etc").as_bytes(),
+            b"etc"
+        );
+        assert_eq!(base.resolve_lexically(b"/x/./y/").as_bytes(), b"x/y");
+        assert_eq!(base.resolve_lexically(b"c/../d").as_bytes(), b"a/b/d");
     }
 }
