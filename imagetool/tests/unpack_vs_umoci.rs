@@ -235,3 +235,97 @@ fn same_tree_as_umoci_for_a_real_tree_made_by_gnu_tar() {
         d.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
     );
 }
+
+fn umoci_unpack_with(
+    layout: &Path,
+    tag: &str,
+    bundle: &Path,
+    flags: &[&str],
+) -> BTreeMap<String, Node> {
+    let out = Command::new("umoci")
+        .arg("unpack")
+        .args(flags)
+        .arg("--image")
+        .arg(format!("{}:{tag}", layout.display()))
+        .arg(bundle)
+        .output()
+        .expect("umoci is installed by scripts/deps");
+    assert!(
+        out.status.success(),
+        "umoci unpack {flags:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    snapshot(&bundle.join("rootfs"))
+}
+
+#[test]
+fn same_tree_as_umoci_with_keep_dirlinks() {
+    let l1 = Tar::new()
+        .dir("usr/lib", 0o755)
+        .file("usr/lib/a", 0o644, b"a")
+        .symlink("lib", "usr/lib")
+        .finish();
+    let l2 = Tar::new()
+        .dir("lib", 0o700)
+        .file("lib/b", 0o644, b"b")
+        .finish();
+    let td = tempfile::tempdir().unwrap();
+    let layout = td.path().join("layout");
+    write_layout(
+        &layout,
+        "k",
+        &[(l1, GZIP), (l2, TAR)],
+        json!({"Cmd": ["/bin/sh"]}),
+    );
+    let u = umoci_unpack_with(&layout, "k", &td.path().join("u"), &["--keep-dirlinks"]);
+    let dir = td.path().join("o");
+    registry::oximg_ok(&[
+        "--store",
+        layout.to_str().unwrap(),
+        "-q",
+        "unpack",
+        "--keep-dirlinks",
+        "k",
+        dir.to_str().unwrap(),
+    ]);
+    let o = snapshot(&dir);
+    assert_eq!(u["/lib"].kind, "symlink");
+    assert!(u.contains_key("/usr/lib/b"));
+    let d = diff(&u, &o);
+    assert!(d.is_empty(), "{} differences:\n{}", d.len(), d.join("\n"));
+}
+
+#[test]
+fn same_tree_as_umoci_rootless() {
+    let td = tempfile::tempdir().unwrap();
+    let layout = td.path().join("layout");
+    let l = Tar::new()
+        .owner(1000, 1000)
+        .file("home/alice/f", 0o600, b"f")
+        .owner(0, 1000)
+        .file("g-only", 0o640, b"g")
+        .owner(1000, 0)
+        .file("u-only", 0o640, b"u")
+        .owner(0, 0)
+        .fifo("fifo", 0o600)
+        .dir("ro", 0o555)
+        .finish();
+    write_layout(&layout, "r", &[(l, GZIP)], json!({"Cmd": ["/bin/sh"]}));
+    let u = umoci_unpack_with(&layout, "r", &td.path().join("u"), &["--rootless"]);
+    let dir = td.path().join("o");
+    registry::oximg_ok(&[
+        "--store",
+        layout.to_str().unwrap(),
+        "-q",
+        "unpack",
+        "--rootless",
+        "r",
+        dir.to_str().unwrap(),
+    ]);
+    let o = snapshot(&dir);
+    assert!(u["/home/alice/f"]
+        .xattrs
+        .contains_key("user.rootlesscontainers"));
+    let d = diff(&u, &o);
+    assert!(d.is_empty(), "{} differences:\n{}", d.len(), d.join("\n"));
+}
