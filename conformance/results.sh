@@ -42,5 +42,14 @@ cgroup="v2"
   echo "the peers are explained in conformance/README.md."
   echo
   "$runner" report "${names[@]}"
+  echo
+  echo '## What `features` advertises and the suite does not test'
+  for n in runc oxrun; do
+    rt=$(command -v runc); [ "$n" = oxrun ] && rt="$CARGO_TARGET_DIR/debug/oxrun"
+    echo
+    echo "### $n"
+    echo
+    "$runner" coverage --runtime "$rt" 2>&1 | sed 's/^Error: /- no `features`: /' || true
+  done
 } >conformance/RESULTS.md
 echo "wrote conformance/RESULTS.md"

@@ -2,6 +2,7 @@
 //! lifecycle, one test per spec feature, and reports pass/fail/skip.
 
 mod bundle;
+mod coverage;
 mod harness;
 mod report;
 mod runtime;
@@ -55,6 +56,14 @@ enum Cmd {
     },
     /// List the tests.
     List,
+    /// Say which items the runtime's `features` advertises that no test checks.
+    Coverage {
+        #[arg(long)]
+        runtime: PathBuf,
+        /// Exit non-zero when something advertised is untested.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Merge `--format json` results (NAME=FILE ...) into a Markdown table.
     Report { results: Vec<String> },
 }
@@ -85,6 +94,21 @@ fn main() -> Result<()> {
                 println!("{}", t.name);
             }
             Ok(())
+        }
+        Cmd::Coverage { runtime, strict } => {
+            // A runtime without `features` advertises nothing: say so, no error.
+            let (text, all) = match coverage::report(&runtime) {
+                Ok(r) => r,
+                Err(e) => {
+                    let e = format!("{e:#}")
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    (format!("- no `features` to compare: {e}\n"), true)
+                }
+            };
+            print!("{text}");
+            std::process::exit(i32::from(strict && !all));
         }
         Cmd::Report { results } => {
             print!("{}", report::markdown(&results)?);

@@ -144,9 +144,47 @@ pub fn markdown(inputs: &[String]) -> Result<String> {
         }
         s.push_str(&format!("\n### {n}: failures and skips\n\n"));
         for (t, (st, d)) in notes {
-            let d = d.replace('\n', " ").replace('|', "\\|");
+            let d = stable(&d.replace('\n', " ").replace('|', "\\|"));
             s.push_str(&format!("- `{t}` {st}: {d}\n"));
         }
     }
     Ok(s)
+}
+
+/// Replace the run-specific numbers after `oci-conformance-`, `/t` and `occ`
+/// (pids, test indexes) with `N`, so RESULTS.md only changes when results do.
+fn stable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    'outer: while !rest.is_empty() {
+        for pre in ["oci-conformance-", "/t", "occ", "-"] {
+            if let Some(after) = rest.strip_prefix(pre) {
+                let digits = after.chars().take_while(char::is_ascii_digit).count();
+                if digits > 0 && (pre != "-" || out.ends_with("occN")) {
+                    out.push_str(pre);
+                    out.push('N');
+                    rest = &after[digits..];
+                    continue 'outer;
+                }
+            }
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stable;
+
+    #[test]
+    fn run_specific_numbers_are_replaced() {
+        assert_eq!(
+            stable("`x run --bundle /tmp/oci-conformance-7471/t72/bundles/bundle occ7471-72-c` exited Some(1)"),
+            "`x run --bundle /tmp/oci-conformance-N/tN/bundles/bundle occN-N-c` exited Some(1)"
+        );
+        assert_eq!(stable("expected -1, found 30-2"), "expected -1, found 30-2");
+    }
 }

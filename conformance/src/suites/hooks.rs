@@ -58,7 +58,8 @@ struct Run {
 
 /// A container with every hook, taken through create, start, kill, delete.
 fn run_all_hooks(ctx: &mut Ctx) -> Result<Result<Run, String>, TestError> {
-    let mut spec = base_spec(&[CHECKER, "sleep"]);
+    // The process writes /tmp/ready once it runs: by then startContainer is done.
+    let mut spec = base_spec(&[CHECKER, "wait-signal", "/tmp"]);
     spec.root_mut()
         .as_mut()
         .map(|r| r.set_readonly(Some(false)));
@@ -88,12 +89,14 @@ fn run_all_hooks(ctx: &mut Ctx) -> Result<Result<Run, String>, TestError> {
         return Ok(Err(out.describe()));
     }
     // Let the process start (startContainer, exec, poststart) before killing it.
+    let ready = b.join("rootfs/tmp/ready");
     let running = || {
-        std::fs::read_to_string(&log)
-            .map(|t| t.contains("\"poststart\""))
-            .unwrap_or(false)
+        ready.exists()
+            && std::fs::read_to_string(&log)
+                .map(|t| t.contains("\"poststart\""))
+                .unwrap_or(false)
     };
-    wait_for(Duration::from_secs(2), running);
+    wait_for(Duration::from_secs(5), running);
     let out = ctx.exec(&["kill", &id, "KILL"])?;
     if !out.success() {
         return Ok(Err(out.describe()));

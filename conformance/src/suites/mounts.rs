@@ -11,6 +11,7 @@ pub fn tests() -> Vec<Test> {
         test("mounts", "default-filesystems", default_fs),
         test("mounts", "default-config-mounts", default_mounts),
         test("mounts", "tmpfs-options", tmpfs),
+        test("mounts", "tmpfs-ro-noatime", tmpfs_ro),
         test("mounts", "nested-destination-created", nested),
         test("mounts", "bind-rw", bind_rw),
         test("mounts", "bind-ro", bind_ro),
@@ -18,6 +19,7 @@ pub fn tests() -> Vec<Test> {
         test("mounts", "bind-recursive", bind_recursive),
         test("mounts", "bind-rprivate", bind_private),
         test("mounts", "bind-rshared", bind_shared),
+        test("mounts", "bind-runbindable", bind_unbindable),
         test("mounts", "root-readonly", root_ro),
         test("mounts", "root-readwrite", root_rw),
         test("mounts", "rootfs-propagation-private", prop_private),
@@ -39,6 +41,19 @@ fn tmpfs(ctx: &mut Ctx) -> TestResult {
             "tmpfs",
             "tmpfs",
             &["nosuid", "nodev", "noexec", "mode=700", "size=1m"],
+        ));
+    })
+}
+
+fn tmpfs_ro(ctx: &mut Ctx) -> TestResult {
+    let host =
+        json!({"asserts": [{"kind": "write_errno", "path": "/oc-tmp/x", "errno": libc::EROFS}]});
+    check_with(ctx, &["mounts", "asserts"], host, |s| {
+        mounts(s).push(mount(
+            "/oc-tmp",
+            "tmpfs",
+            "tmpfs",
+            &["ro", "noatime", "nosuid"],
         ));
     })
 }
@@ -158,5 +173,12 @@ fn root_rw(ctx: &mut Ctx) -> TestResult {
 fn prop_private(ctx: &mut Ctx) -> TestResult {
     check(ctx, &["mounts"], |s| {
         linux(s).set_rootfs_propagation(Some("private".into()));
+    })
+}
+
+fn bind_unbindable(ctx: &mut Ctx) -> TestResult {
+    let src = host_dir(ctx)?;
+    check(ctx, &["mounts"], |s| {
+        mounts(s).push(mount("/oc-bind", "bind", &src, &["rbind", "runbindable"]));
     })
 }
