@@ -439,3 +439,34 @@ fn failed_run_exits_nonzero_and_cleans_up() {
         assert_nothing_left(rt, &b, &id);
     });
 }
+
+#[test]
+fn text_log_format_by_default() {
+    // Without --log-format the log is text, runc's logrus style:
+    // time="…" level=error msg="…".
+    each(|rt| {
+        let b = Bundle::new(&["/bin/no-such-binary"]);
+        b.write();
+        let id = rt.id("textlog");
+        let log = rt.scratch().join("text.log");
+        let out = rt.run_full(
+            &["--log", log.to_str().unwrap()],
+            &["create", "-b", b.path_str(), &id],
+            COMMAND_TIMEOUT,
+        );
+        out.failed();
+        let text = fs::read_to_string(&log).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains("level=error"))
+            .unwrap_or_else(|| panic!("[{}] no error line: {text}", rt.name));
+        assert!(line.starts_with("time=\""), "[{}] {line}", rt.name);
+        assert!(line.contains("msg=\""), "[{}] {line}", rt.name);
+        assert!(
+            line.contains("no such file or directory"),
+            "[{}] {line}",
+            rt.name
+        );
+        assert_nothing_left(rt, &b, &id);
+    });
+}

@@ -500,3 +500,74 @@ fn spec_rootless_maps_the_caller() {
         ns.iter().map(|s| s.to_string()).collect::<Vec<_>>()
     });
 }
+
+#[test]
+fn run_reports_death_by_signal_as_128_plus_n() {
+    each(|rt| {
+        let mut b = Bundle::sh("echo up >/shared/up; sleep 1000");
+        let shared = b.shared();
+        b.write();
+        let id = rt.id("sig");
+        let status = std::thread::scope(|s| {
+            let h = s.spawn(|| rt.run(&["run", "-b", b.path_str(), &id]));
+            wait_file(&shared.join("up"));
+            rt.run(&["kill", &id, "KILL"]).ok();
+            h.join().unwrap().status
+        });
+        assert_eq!(status, 128 + 9, "[{}]", rt.name);
+        assert_nothing_left(rt, &b, &id);
+        status
+    });
+}
+
+#[test]
+fn concurrent_creates_of_one_id() {
+    // Two commands on one id never interleave: exactly one create wins, the
+    // others fail cleanly and leave the winner intact.
+    let seen = each(|rt| {
+        let bundles: Vec<Bundle> = (0..4).map(|_| Bundle::sh("sleep 1000")).collect();
+        for b in &bundles {
+            b.write();
+        }
+        let id = rt.id("race");
+        let outs: Vec<Out> = std::thread::scope(|s| {
+            let hs: Vec<_> = bundles
+                .iter()
+                .map(|b| s.spawn(|| rt.run(&["create", "-b", b.path_str(), &id])))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let winners: Vec<usize> = (0..outs.len()).filter(|i| outs[*i].status == 0).collect();
+        assert_eq!(winners.len(), 1, "[{}] {outs:#?}", rt.name);
+        let st = rt.state(&id).expect("winner's state");
+        assert_eq!(st["status"], "created");
+        assert_eq!(st["bundle"], bundles[winners[0]].path_str());
+        for (i, b) in bundles.iter().enumerate() {
+            if i != winners[0] {
+                assert!(host_processes_under(b.path()).is_empty(), "[{}]", rt.name);
+                assert!(host_mounts_under(b.path()).is_empty(), "[{}]", rt.name);
+            }
+        }
+        rt.run(&["delete", "--force", &id]).ok();
+        assert_nothing_left(rt, &bundles[winners[0]], &id);
+        winners.len()
+    });
+    assert_eq!(seen[0].1, 1);
+}
+
+#[test]
+fn debug_flag_is_accepted() {
+    each(|rt| {
+        let b = Bundle::sh("echo ok");
+        b.write();
+        let id = rt.id("debug");
+        let out = rt.run_full(
+            &["--debug"],
+            &["run", "-b", b.path_str(), &id],
+            COMMAND_TIMEOUT,
+        );
+        out.ok();
+        assert_eq!(out.stdout, "ok\n", "[{}]", rt.name);
+        out.stdout
+    });
+}
