@@ -46,6 +46,20 @@ fn config_follows_conversion_md() {
     let b = td.path().join("bundle");
     make_bundle(&store, "app", &b, &BundleOptions::default()).unwrap();
     assert!(b.join("rootfs/bin/busybox").is_file());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&b).unwrap().permissions().mode() & 0o7777,
+        0o700,
+        "bundle dir is private"
+    );
+    assert_eq!(
+        std::fs::metadata(b.join("rootfs"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o755
+    );
     let spec = spec_of(&b);
     let p = spec.process().as_ref().unwrap();
     assert_eq!(p.args().as_ref().unwrap(), &["/bin/sh", "-c", "echo hi"]);

@@ -282,6 +282,7 @@ pub fn make_bundle(
     let layers = image_layers(store, &manifest, &config)?;
     let staging = unpack::staging_dir(dir)?;
     let result = (|| {
+        make_private(&staging, &opts.unpack)?;
         let rootfs = staging.join("rootfs");
         unpack::unpack_rootfs(&rootfs, layers, &opts.unpack)?;
         let spec = runtime_spec(&config, &rootfs, opts)?;
@@ -298,6 +299,24 @@ pub fn make_bundle(
             Err(e)
         }
     }
+}
+
+/// The bundle directory is 0700 (as umoci makes it): the rootfs may hold
+/// device nodes and setuid files that host users must not reach. With id
+/// maps it belongs to the mapped root, who must traverse it.
+fn make_private(dir: &Path, opts: &UnpackOptions) -> Result<(), BundleError> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |op: &'static str| {
+        move |source| BundleError::Io {
+            op,
+            path: dir.to_path_buf(),
+            source,
+        }
+    };
+    if let Some((uid, gid)) = opts.mapped_root() {
+        std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(io("chown"))?;
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io("chmod"))
 }
 
 /// Overlay mounts need privilege, and cached trees hold unshifted owners.
@@ -343,6 +362,7 @@ fn make_bundle_cached(
                 source,
             })?;
         }
+        make_private(dir, &opts.unpack)?;
         if !lowers.is_empty() {
             cache::mount_overlay(&lowers, Some((&upper, &work)), &rootfs)
                 .map_err(BundleError::Overlay)?;
