@@ -128,6 +128,10 @@ fn main() -> Result<()> {
                 Some(c) => c,
                 None => bail!("no checker found: build it (see README.md) or pass --checker"),
             };
+            // SAFETY: geteuid cannot fail.
+            if unsafe { libc::geteuid() } != 0 {
+                bail!("the suite runs containers as root (rootless mode is not covered)");
+            }
             let runtime = std::fs::canonicalize(&runtime)
                 .with_context(|| format!("runtime {}", runtime.display()))?;
             let checker = std::fs::canonicalize(&checker)

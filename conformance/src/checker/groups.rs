@@ -861,6 +861,16 @@ fn asserts(host: &Value, r: &mut Report) {
                 let max = a["max"].as_u64().unwrap_or(3) as usize + 1;
                 r.ok(&name, fds.len() <= max, format!("open fds: {fds:?}"));
             }
+            "cwd_inside" => {
+                // glibc's getcwd fails for a directory outside the root
+                // ("(unreachable)"): a cwd leaked from the host.
+                let cwd = std::env::current_dir();
+                r.ok(
+                    &name,
+                    cwd.is_ok(),
+                    format!("cwd is outside the container's root: {cwd:?}"),
+                );
+            }
             "cgroup_contains" => {
                 let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
                 let want = a["text"].as_str().unwrap_or("");

@@ -12,6 +12,7 @@ mod namespaces;
 mod paths;
 mod process;
 mod rlimits;
+mod security;
 mod sysctl;
 
 use crate::bundle::checker_spec;
@@ -33,6 +34,7 @@ pub fn all() -> Vec<Test> {
     v.extend(sysctl::tests());
     v.extend(hooks::tests());
     v.extend(misc::tests());
+    v.extend(security::tests());
     v
 }
 
