@@ -9,6 +9,7 @@ use super::unpack::{ensure_image, UnpackArgs};
 use super::Global;
 use crate::bundle::{make_bundle, BundleOptions};
 
+/// Make an OCI runtime bundle (DIR/rootfs + DIR/config.json) of an image.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Image reference (pulled first if the store does not have it).

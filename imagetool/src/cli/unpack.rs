@@ -11,7 +11,8 @@ use crate::bundle::image_layers;
 use crate::store::{Store, StoreError};
 use crate::unpack::{unpack_rootfs, IdMap, UnpackOptions};
 
-/// Unpack options shared by `unpack` and `bundle`.
+// Unpack options shared by `unpack` and `bundle` (a `//` comment: a doc
+// comment would become the verbs' help text).
 #[derive(Debug, clap::Args)]
 pub struct UnpackArgs {
     /// Unprivileged unpack: no chown (ownership recorded in the
@@ -43,6 +44,7 @@ impl UnpackArgs {
     }
 }
 
+/// Unpack an image's root filesystem into DIR (pulls it first if needed).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Image reference (pulled first if the store does not have it).
