@@ -648,3 +648,41 @@ fn tampered_layer_in_cached_mode_leaves_no_bundle_and_no_cache_entry() {
         .collect();
     assert!(left.is_empty(), "cache holds {left:?}");
 }
+
+#[test]
+fn concurrent_cached_bundles_of_one_image() {
+    // Three processes fill the same cold cache at once: all succeed, each
+    // layer ends up cached once, no temporary directory is left.
+    let td = tempfile::tempdir().unwrap();
+    let sdir = td.path().join("store");
+    write_layout(&sdir, "c", &cached_layers(), json!({"Cmd": ["true"]}));
+    let s = sdir.to_str().unwrap().to_string();
+    let dirs: Vec<_> = (0..3).map(|i| td.path().join(format!("b{i}"))).collect();
+    let _guards: Vec<_> = dirs.iter().map(|d| BundleGuard(d.clone())).collect();
+    let children: Vec<_> = dirs
+        .iter()
+        .map(|d| {
+            Command::new(env!("CARGO_BIN_EXE_oximg"))
+                .args(["--store", &s, "-q", "bundle", "c", d.to_str().unwrap()])
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    for d in &dirs {
+        assert_eq!(
+            std::fs::read(d.join("rootfs/usr/lib/libextra.so")).unwrap(),
+            b"extra"
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(sdir.join(".oximg/unpacked"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.iter().all(|n| !n.starts_with(".tmp")), "{names:?}");
+}
