@@ -300,10 +300,12 @@ fn run_one(
             // kill what a broken runtime may have left (found by this test's
             // unique paths, so nothing else is touched).
             ctx.rt.timeout = ctx.rt.timeout.min(Duration::from_secs(5));
-            for id in std::mem::take(&mut ctx.ids) {
-                let _ = ctx.rt.exec(&["delete", "--force", &id]);
+            let ids = std::mem::take(&mut ctx.ids);
+            for id in &ids {
+                let _ = ctx.rt.exec(&["delete", "--force", id]);
             }
             reap(&work, &ctx.bundles);
+            remove_cgroups(&ids);
             o
         }
     };
@@ -336,6 +338,24 @@ fn reap(work: &Path, bundles: &Path) {
         if cmdline.contains(&w) || (root.starts_with(bundles) && root != Path::new("/")) {
             // SAFETY: plain kill(2) of a pid we just matched.
             unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// Remove the (empty) cgroups a runtime left for our ids: runtimes name a
+/// container's cgroup after its id when cgroupsPath is unset.
+fn remove_cgroups(ids: &[String]) {
+    let Ok(ctrls) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    let ctrls: Vec<PathBuf> = ctrls.flatten().map(|e| e.path()).collect();
+    for id in ids {
+        for c in &ctrls {
+            let d = c.join(id);
+            if d.is_dir() {
+                // rmdir only removes an empty cgroup; a live one stays.
+                let _ = std::fs::remove_dir(&d);
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ pub fn tests() -> Vec<Test> {
         test("cgroups", "cpu", cpu),
         test("cgroups", "cpuset", cpuset),
         test("cgroups", "cgroups-path", cgroups_path),
+        test("cgroups", "delete-removes-cgroup", delete_removes_cgroup),
         test("seccomp", "errno", seccomp_errno),
         test("seccomp", "errno-default-eperm", seccomp_default_errno),
         test("seccomp", "kill", seccomp_kill),
@@ -69,6 +70,53 @@ fn cgroups_path(ctx: &mut Ctx) -> TestResult {
             typed(json!({"type": "uts"})),
             typed(json!({"type": "ipc"})),
         ]));
+    })
+}
+
+/// `delete` undoes what `create` made: the container's cgroup is gone
+/// from every hierarchy.
+fn delete_removes_cgroup(ctx: &mut Ctx) -> TestResult {
+    let name = format!(
+        "oci-conformance-{}-{}",
+        std::process::id(),
+        ctx.new_id("cgdel")
+    );
+    let mut spec = crate::bundle::base_spec(&[crate::bundle::CHECKER, "sleep"]);
+    linux(&mut spec).set_cgroups_path(Some(format!("/{name}").into()));
+    let b = ctx.bundle("bundle", &spec, json!({}))?;
+    let id = ctx.new_id("c");
+    let out = ctx.create(&id, &b, &[])?;
+    if !out.success() {
+        return Ok(Outcome::Fail(out.describe()));
+    }
+    let dirs = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir("/sys/fs/cgroup")
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path().join(&name))
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let made = dirs().len();
+    let _ = ctx.exec(&["kill", &id, "KILL"])?;
+    ctx.wait_status(&id, "stopped", std::time::Duration::from_secs(5));
+    let out = ctx.exec(&["delete", &id])?;
+    if !out.success() {
+        return Ok(Outcome::Fail(out.describe()));
+    }
+    let left = dirs();
+    for d in &left {
+        // Leave the host clean even when the runtime did not.
+        let _ = std::fs::remove_dir(d);
+    }
+    Ok(if made == 0 {
+        Outcome::Fail(format!("no cgroup /{name} was made at create"))
+    } else if left.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail(format!("cgroups left after delete: {left:?}"))
     })
 }
 
