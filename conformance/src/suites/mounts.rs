@@ -66,7 +66,8 @@ fn nested(ctx: &mut Ctx) -> TestResult {
 
 /// A host directory with one file, for bind mounts.
 fn host_dir(ctx: &Ctx) -> std::io::Result<String> {
-    let d = ctx.work.join("bindsrc");
+    // Beside the bundles, so a --keep bundle can be rerun by hand.
+    let d = ctx.bundles.join("bindsrc");
     std::fs::create_dir_all(&d)?;
     std::fs::write(d.join("hello"), "hello from the host\n")?;
     Ok(path(&d).to_string())
