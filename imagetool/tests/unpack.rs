@@ -516,3 +516,31 @@ fn rootless_unpack_as_an_unprivileged_user() {
     assert_eq!(snap["/locked"].mode, 0o000);
     assert!(snap.contains_key("/ro/added-later") && !snap.contains_key("/ro/inside"));
 }
+
+#[test]
+fn odd_xattrs_are_warnings_not_failures() {
+    let td = tempfile::tempdir().unwrap();
+    let root = td.path().join("rootfs");
+    let long_name = format!("user.{}", "n".repeat(300));
+    let t = Tar::new()
+        .xattr(&long_name, b"v")
+        .xattr("user.huge", &vec![b'x'; 70_000])
+        .xattr("system.posix_acl_access", b"\x02\x00\x00\x00")
+        .xattr("trusted.overlay.opaque", b"y")
+        .xattr("user.fine", b"ok")
+        .file("f", 0o644, b"")
+        .finish();
+    let stats = unpack(&root, &[(t, GZIP)]).unwrap();
+    let snap = snapshot(&root);
+    assert_eq!(
+        snap["/f"].xattrs.get("user.fine").map(|v| &v[..]),
+        Some(&b"ok"[..])
+    );
+    assert!(
+        !snap["/f"].xattrs.contains_key("trusted.overlay.opaque"),
+        "overlay metadata is never applied"
+    );
+    assert!(!snap["/f"].xattrs.contains_key("system.posix_acl_access"));
+    let w = stats[0].warnings.join("\n");
+    assert!(w.contains("user.nnn") && w.contains("user.huge"), "{w}");
+}

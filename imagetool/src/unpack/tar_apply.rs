@@ -137,7 +137,14 @@ fn xattr_soft_error(e: rustix::io::Errno) -> bool {
     use rustix::io::Errno;
     matches!(
         e,
-        Errno::OPNOTSUPP | Errno::PERM | Errno::ACCESS | Errno::INVAL | Errno::NOSPC
+        Errno::OPNOTSUPP
+            | Errno::PERM
+            | Errno::ACCESS
+            | Errno::INVAL
+            | Errno::NOSPC
+            | Errno::TOOBIG
+            | Errno::RANGE
+            | Errno::NAMETOOLONG
     )
 }
 
