@@ -472,9 +472,18 @@ fn spec_writes_a_runnable_config() {
         let out = rt.run(&["run", "-b", dir, &id]);
         out.ok();
         assert_eq!(out.stdout, "spec-ok\n", "[{}]", rt.name);
-        let mut keys: Vec<String> = cfg.as_object().unwrap().keys().cloned().collect();
-        keys.sort();
-        keys
+        // Not compared key by key: runc's template has no "annotations",
+        // oxrun's may; both must have the spec's required parts.
+        for key in [
+            "ociVersion",
+            "process",
+            "root",
+            "mounts",
+            "linux",
+            "hostname",
+        ] {
+            assert!(cfg.get(key).is_some(), "[{}] spec lacks {key}", rt.name);
+        }
     });
 }
 
@@ -497,7 +506,8 @@ fn spec_rootless_maps_the_caller() {
         assert!(!ns.contains(&"network"), "[{}] {ns:?}", rt.name);
         assert_eq!(cfg["linux"]["uidMappings"][0]["hostID"], 0);
         assert_eq!(cfg["linux"]["uidMappings"][0]["containerID"], 0);
-        ns.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+        // Not compared as a whole: runc 1.1's rootless template has no cgroup
+        // namespace, a newer template may add one.
     });
 }
 
@@ -524,7 +534,7 @@ fn run_reports_death_by_signal_as_128_plus_n() {
 fn concurrent_creates_of_one_id() {
     // Two commands on one id never interleave: exactly one create wins, the
     // others fail cleanly and leave the winner intact.
-    let seen = each(|rt| {
+    each(|rt| {
         let bundles: Vec<Bundle> = (0..4).map(|_| Bundle::sh("sleep 1000")).collect();
         for b in &bundles {
             b.write();
@@ -538,10 +548,22 @@ fn concurrent_creates_of_one_id() {
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
         let winners: Vec<usize> = (0..outs.len()).filter(|i| outs[*i].status == 0).collect();
+        if rt.is_runc() {
+            // Differs on purpose: runc 1.1 takes no lock across processes;
+            // racing creates can all fail ("exec fifo … already exists",
+            // "chown …: no such file or directory") or remove the winner's
+            // state. The issue asks oxrun for a per-container lock.
+            assert!(winners.len() <= 1, "[runc] {outs:#?}");
+            let _ = rt.run(&["delete", "--force", &id]);
+            return;
+        }
         assert_eq!(winners.len(), 1, "[{}] {outs:#?}", rt.name);
-        let st = rt.state(&id).expect("winner's state");
+        let st = rt
+            .state(&id)
+            .unwrap_or_else(|| panic!("[{}] winner's state is gone: {outs:#?}", rt.name));
         assert_eq!(st["status"], "created");
         assert_eq!(st["bundle"], bundles[winners[0]].path_str());
+        assert!(pid_alive(st["pid"].as_i64().unwrap() as i32));
         for (i, b) in bundles.iter().enumerate() {
             if i != winners[0] {
                 assert!(host_processes_under(b.path()).is_empty(), "[{}]", rt.name);
@@ -550,9 +572,7 @@ fn concurrent_creates_of_one_id() {
         }
         rt.run(&["delete", "--force", &id]).ok();
         assert_nothing_left(rt, &bundles[winners[0]], &id);
-        winners.len()
     });
-    assert_eq!(seen[0].1, 1);
 }
 
 #[test]
