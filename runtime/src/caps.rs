@@ -72,7 +72,10 @@ pub fn apply(c: &LinuxCapabilities) -> Result<(), CapsError> {
     // effective within permitted: shrink effective, set permitted, raise
     // effective to what is asked.
     set(CapSet::Inheritable, &inh)?;
-    set(CapSet::Effective, &eff.intersection(&perm).copied().collect())?;
+    set(
+        CapSet::Effective,
+        &eff.intersection(&perm).copied().collect(),
+    )?;
     set(CapSet::Permitted, &perm)?;
     set(CapSet::Effective, &eff)?;
     caps::clear(None, CapSet::Ambient).ok();

@@ -31,6 +31,22 @@ pub fn run(kind: &'static str, hooks: &[Hook], state_json: &str) -> Result<(), H
     Ok(())
 }
 
+/// For poststart and poststop: the spec says a failure is a warning and the
+/// remaining hooks still run.
+pub fn run_warn(kind: &'static str, hooks: &[Hook], state_json: &str) {
+    for (index, h) in hooks.iter().enumerate() {
+        if let Err(msg) = run_one(h, state_json) {
+            let e = HookError::Failed {
+                kind,
+                index,
+                path: h.path().display().to_string(),
+                msg,
+            };
+            crate::log::warn(&e.to_string());
+        }
+    }
+}
+
 fn run_one(h: &Hook, state_json: &str) -> Result<(), String> {
     let mut cmd = Command::new(h.path());
     let args = h.args().clone().unwrap_or_default();

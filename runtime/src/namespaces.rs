@@ -94,14 +94,13 @@ impl Plan {
         Ok(())
     }
 
-    pub fn unshare_rest(&self) -> Result<(), NsError> {
-        if self.new.is_empty() {
+    /// Creates the new namespaces among `which`.
+    pub fn unshare(&self, which: CloneFlags) -> Result<(), NsError> {
+        let flags = self.new & which;
+        if flags.is_empty() {
             return Ok(());
         }
-        nix::sched::unshare(self.new).map_err(|e| NsError::Unshare {
-            flags: self.new,
-            source: e,
-        })
+        nix::sched::unshare(flags).map_err(|e| NsError::Unshare { flags, source: e })
     }
 }
 

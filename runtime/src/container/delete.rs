@@ -93,17 +93,9 @@ fn destroy(c: &Container) -> Result<(), ContainerError> {
         .as_ref()
         .and_then(|h| h.poststop().clone())
     {
-        let st = hook_state(
-            &c.state.config,
-            &c.state.id,
-            "stopped",
-            0,
-            &c.state.bundle,
-        );
+        let st = hook_state(&c.state.config, &c.state.id, "stopped", 0, &c.state.bundle);
         // The spec: a failing poststop hook is logged, and deletion goes on.
-        if let Err(e) = hooks::run("poststop", &h, &st) {
-            log::warn(&e.to_string());
-        }
+        hooks::run_warn("poststop", &h, &st);
     }
     std::fs::remove_dir_all(&c.dir).map_err(super::io_err(format!("removing {}", c.dir.display())))
 }

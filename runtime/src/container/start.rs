@@ -61,14 +61,9 @@ pub fn start(c: &Container) -> Result<(), ContainerError> {
             c.state.pid,
             &c.state.bundle,
         );
-        if let Err(e) = hooks::run("poststart", &h, &st) {
-            // As runc: a failed poststart hook takes the container down.
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(c.state.pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            return Err(e.into());
-        }
+        // The spec: a failing poststart hook is logged as a warning and the
+        // lifecycle goes on as if it had succeeded.
+        hooks::run_warn("poststart", &h, &st);
     }
     Ok(())
 }

@@ -59,12 +59,12 @@ impl State {
     }
 
     /// Written to a temporary file and renamed over, so a reader never sees
-    /// half a state.
+    /// half a state. Not fsynced: the state describes live processes, which a
+    /// machine crash ends anyway (and --root is a tmpfs as a rule).
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
         let tmp = dir.join(".state.json.tmp");
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(&serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
-        f.sync_data()?;
         std::fs::rename(&tmp, dir.join("state.json"))
     }
 

@@ -37,6 +37,14 @@ pub fn stage1(l: &Launch, plan: &Plan, chan: Channel) -> ! {
                 .map_err(|e| format!("creating user namespace: {e}"))?;
         }
         chan.send(&Msg::Stage1Ready).map_err(|e| e.to_string())?;
+        // The cgroup namespace must be made after the parent has put us in
+        // the container's cgroup; the others need not wait. Without a user
+        // namespace they are made while the parent writes cgroup.procs (a
+        // slow write on cgroup v1).
+        let rest = plan.new & !CloneFlags::CLONE_NEWCGROUP;
+        if !plan.new_user {
+            plan.unshare(rest).map_err(|e| e.to_string())?;
+        }
         match expect(&chan, "id maps")? {
             Msg::Ack => {}
             Msg::Error(e) => return Err(e),
@@ -48,8 +56,10 @@ pub fn stage1(l: &Launch, plan: &Plan, chan: Channel) -> ! {
                 .map_err(|e| format!("setresgid(0) in user namespace: {e}"))?;
             nix::unistd::setresuid(0.into(), 0.into(), 0.into())
                 .map_err(|e| format!("setresuid(0) in user namespace: {e}"))?;
+            plan.unshare(rest).map_err(|e| e.to_string())?;
         }
-        plan.unshare_rest().map_err(|e| e.to_string())?;
+        plan.unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| e.to_string())?;
         if new_ns(l.spec, LinuxNamespaceType::Time) {
             namespaces::write_time_offsets(l.spec).map_err(|e| e.to_string())?;
         }

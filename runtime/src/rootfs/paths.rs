@@ -61,13 +61,21 @@ fn mkdir_all_depth(root: BorrowedFd, path: &Path, mode: u32, depth: u32) -> io::
             Ok(fd) => cur = fd,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) && name != ".." => {
                 let cur_raw = std::os::fd::AsRawFd::as_raw_fd(&cur);
-                match nix::sys::stat::mkdirat(Some(cur_raw), name, nix::sys::stat::Mode::from_bits_truncate(mode)) {
+                match nix::sys::stat::mkdirat(
+                    Some(cur_raw),
+                    name,
+                    nix::sys::stat::Mode::from_bits_truncate(mode),
+                ) {
                     Ok(()) => {}
                     Err(nix::errno::Errno::EEXIST) => {
                         // A dangling symlink: make its target (inside the root).
                         let target = nix::fcntl::readlinkat(Some(cur_raw), name)?;
                         let target = Path::new(&target);
-                        let full = if target.is_absolute() { target.to_path_buf() } else { parent.join(target) };
+                        let full = if target.is_absolute() {
+                            target.to_path_buf()
+                        } else {
+                            parent.join(target)
+                        };
                         mkdir_all_depth(root, &full, mode, depth + 1)?;
                     }
                     Err(e) => return Err(e.into()),
