@@ -18,6 +18,13 @@ pub fn tests() -> Vec<Test> {
         test("hooks", "state-on-stdin", state_stdin),
         test("hooks", "args-and-env", args_env),
         test("hooks", "create-runtime-failure-fails-create", failing),
+        test("hooks", "start-container-failure-stops", |c| {
+            failing_start(c, false)
+        }),
+        test("hooks", "start-container-failure-start-errors", |c| {
+            failing_start(c, true)
+        }),
+        test("hooks", "poststop-failure-continues", poststop_failure),
         test("hooks", "timeout", timeout),
     ]
 }
@@ -326,6 +333,82 @@ fn failing(ctx: &mut Ctx) -> TestResult {
     let s = ctx.status(&id);
     Ok(if s == "created" || s == "running" {
         Outcome::Fail(format!("container left {s} after the failed hook"))
+    } else {
+        Outcome::Pass
+    })
+}
+
+/// A failing startContainer hook: the spec says the runtime MUST generate
+/// an error and stop the container; the user process never runs. Whether
+/// `start` itself reports the error is a separate test (`errors`): runc and
+/// crun run the hook in the container's init after `start` has let it go.
+fn failing_start(ctx: &mut Ctx, errors: bool) -> TestResult {
+    let mut spec = base_spec(&[CHECKER, "wait-signal", "/tmp"]);
+    spec.root_mut()
+        .as_mut()
+        .map(|r| r.set_readonly(Some(false)));
+    let mut hooks = Hooks::default();
+    hooks.set_start_container(Some(vec![super::typed(json!({
+        "path": CHECKER, "args": ["oci-checker", "exit", "3"]
+    }))]));
+    spec.set_hooks(Some(hooks));
+    let b = ctx.bundle("bundle", &spec, json!({}))?;
+    let id = ctx.new_id("c");
+    let out = ctx.create(&id, &b, &[])?;
+    if !out.success() {
+        return Ok(Outcome::Fail(out.describe()));
+    }
+    let out = ctx.exec(&["start", &id])?;
+    std::thread::sleep(Duration::from_millis(300));
+    let ran = b.join("rootfs/tmp/ready").exists();
+    let s = ctx.status(&id);
+    let mut p = Vec::new();
+    if errors && out.success() {
+        p.push("`start` succeeded although the startContainer hook failed".to_string());
+    }
+    if ran {
+        p.push("the user process ran".into());
+    }
+    if s == "running" {
+        p.push("the container is running".into());
+    }
+    Ok(if p.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail(p.join("; "))
+    })
+}
+
+/// A failing poststop hook is only a warning: delete succeeds and the next
+/// poststop hook still runs.
+fn poststop_failure(ctx: &mut Ctx) -> TestResult {
+    let mut spec = base_spec(&[CHECKER, "sleep"]);
+    let b = ctx.bundles.join("bundle");
+    let checker = b.join("rootfs/oci-checker");
+    let log = b.join("rootfs/hooks.log");
+    let mut hooks = Hooks::default();
+    hooks.set_poststop(Some(vec![
+        super::typed(json!({"path": path(&checker), "args": ["oci-checker", "exit", "1"]})),
+        hook("poststop", &checker, &log),
+    ]));
+    spec.set_hooks(Some(hooks));
+    let b = ctx.bundle("bundle", &spec, json!({}))?;
+    let id = ctx.new_id("c");
+    let out = ctx.create(&id, &b, &[])?;
+    if !out.success() {
+        return Ok(Outcome::Fail(out.describe()));
+    }
+    let _ = ctx.exec(&["kill", &id, "KILL"])?;
+    ctx.wait_status(&id, "stopped", Duration::from_secs(5));
+    let out = ctx.exec(&["delete", &id])?;
+    let ran = wait_for(Duration::from_secs(2), || log.exists());
+    Ok(if !out.success() {
+        Outcome::Fail(format!(
+            "delete failed because of a poststop hook: {}",
+            out.describe()
+        ))
+    } else if !ran {
+        Outcome::Fail("the poststop hook after the failing one did not run".into())
     } else {
         Outcome::Pass
     })

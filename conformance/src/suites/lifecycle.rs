@@ -147,16 +147,40 @@ fn create_no_user_code(ctx: &mut Ctx) -> TestResult {
     })
 }
 
+/// start runs the created process itself: state says running, same pid.
 fn start(ctx: &mut Ctx) -> TestResult {
-    let (id, _) = match running(ctx)? {
-        Ok(x) => x,
-        Err(e) => return fail(e),
-    };
-    let s = ctx.status(&id);
-    Ok(if s == "running" {
+    let (b, tmp) = waiter(ctx, None)?;
+    let id = ctx.new_id("c");
+    let out = ctx.create(&id, &b, &[])?;
+    if !out.success() {
+        return fail(out.describe());
+    }
+    let created = ctx.state(&id)?["pid"].as_i64();
+    let out = ctx.exec(&["start", &id])?;
+    if !out.success() {
+        return fail(out.describe());
+    }
+    if !wait_for(Duration::from_secs(5), || tmp.join("ready").exists()) {
+        return fail("process did not run within 5s after `start`");
+    }
+    let st = ctx.state(&id)?;
+    let mut problems = Vec::new();
+    if st["status"] != "running" {
+        problems.push(format!("status: expected running, found {}", st["status"]));
+    }
+    if st["pid"].as_i64() != created {
+        problems.push(format!(
+            "pid: {:?} after create, {} after start",
+            created, st["pid"]
+        ));
+    }
+    if st["id"] != id.as_str() {
+        problems.push(format!("id: {}", st["id"]));
+    }
+    Ok(if problems.is_empty() {
         Outcome::Pass
     } else {
-        Outcome::Fail(format!("status after start: expected running, found {s}"))
+        Outcome::Fail(problems.join("; "))
     })
 }
 
