@@ -323,10 +323,11 @@ fn racing_symlink_swaps_stay_inside() {
 }
 
 /// Time `f` on sizes n and 4n: linear work grows ~4x, quadratic ~16x.
+/// The best of two runs each, so other load on the machine counts less.
 fn growth(mut f: impl FnMut(usize) -> Duration, n: usize) -> f64 {
     let _warm = f(n / 4);
-    let a = f(n);
-    let b = f(4 * n);
+    let a = f(n).min(f(n));
+    let b = f(4 * n).min(f(4 * n));
     eprintln!("n={n}: {a:?}, 4n: {b:?}");
     b.as_secs_f64() / a.as_secs_f64().max(1e-3)
 }
@@ -353,14 +354,20 @@ fn many_entries_stay_linear() {
         |n| {
             let (l1, l2) = build(n);
             let td = tempfile::tempdir().unwrap();
+            // Unverified: hashing in a debug build would dominate the time.
+            let ls = [l1, l2].map(|t| oximg::unpack::Layer {
+                reader: std::io::Cursor::new(t),
+                media_type: TAR.into(),
+                expect: Default::default(),
+            });
             let start = Instant::now();
-            run(&td.path().join("r"), vec![l1, l2]).unwrap();
+            unpack_rootfs(&td.path().join("r"), ls, &UnpackOptions::default()).unwrap();
             let el = start.elapsed();
             let entries = std::fs::read_dir(td.path().join("r/big")).unwrap().count();
             assert_eq!(entries, n);
             el
         },
-        2_000,
+        800,
     );
     assert!(ratio < 9.0, "4x the entries took {ratio:.1}x the time");
 }
