@@ -307,6 +307,38 @@ fn pulled_from_loopback_registry_runs_under_runc() {
     let (ok, out, err) = runc_run(&b, &unique_id("pulled"));
     assert!(ok, "runc run: {err}");
     assert_eq!(out.trim(), "pulled and bundled");
+    // And under oxrun (built beside oximg by `cargo build --workspace --bins`).
+    let oxrun = Path::new(env!("CARGO_BIN_EXE_oximg")).with_file_name("oxrun");
+    let state = td.path().join("oxrun-state");
+    let id = unique_id("pulled-oxrun");
+    let o = Command::new(&oxrun)
+        .arg("--root")
+        .arg(&state)
+        .args(["run", "-b"])
+        .arg(&b)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run `cargo build --workspace --bins`)",
+                oxrun.display()
+            )
+        });
+    let _ = Command::new(&oxrun)
+        .arg("--root")
+        .arg(&state)
+        .args(["delete", "-f", &id])
+        .output();
+    assert!(
+        o.status.success(),
+        "oxrun run: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "pulled and bundled"
+    );
 }
 
 #[test]
