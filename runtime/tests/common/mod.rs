@@ -690,9 +690,18 @@ pub fn host_mounts_under(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Host processes whose root or cwd is at or below `path`.
+/// Host processes whose root or cwd is at or below `path`, or whose root
+/// directory is `path` or `path/rootfs` itself (after pivot_root a container's
+/// /proc/<pid>/root no longer reads as a host path, but it is still the same
+/// inode).
 pub fn host_processes_under(path: &Path) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
     let p = path.to_string_lossy().into_owned();
+    let inodes: Vec<(u64, u64)> = [path.to_path_buf(), path.join("rootfs")]
+        .iter()
+        .filter_map(|d| fs::metadata(d).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect();
     let me = std::process::id() as i32;
     let mut found = Vec::new();
     for e in fs::read_dir("/proc").unwrap().flatten() {
@@ -702,14 +711,19 @@ pub fn host_processes_under(path: &Path) -> Vec<i32> {
         if pid == me || !pid_alive(pid) {
             continue;
         }
-        for link in ["root", "cwd"] {
-            if let Ok(t) = fs::read_link(format!("/proc/{pid}/{link}")) {
-                let t = t.to_string_lossy();
-                if t == p || t.starts_with(&format!("{p}/")) {
-                    found.push(pid);
-                    break;
-                }
-            }
+        let same_root = fs::metadata(format!("/proc/{pid}/root"))
+            .map(|m| inodes.contains(&(m.dev(), m.ino())))
+            .unwrap_or(false);
+        let under = ["root", "cwd"].iter().any(|link| {
+            fs::read_link(format!("/proc/{pid}/{link}"))
+                .map(|t| {
+                    let t = t.to_string_lossy();
+                    t == p || t.starts_with(&format!("{p}/"))
+                })
+                .unwrap_or(false)
+        });
+        if same_root || under {
+            found.push(pid);
         }
     }
     found
