@@ -15,6 +15,11 @@ fn counts(results: &[Record]) -> (usize, usize, usize) {
     )
 }
 
+/// Details on one line: TAP and the table are line-oriented.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Print results; returns true if any test failed.
 pub fn print(results: &[Record], format: Format) -> bool {
     match format {
@@ -26,11 +31,13 @@ pub fn print(results: &[Record], format: Format) -> bool {
                     Outcome::Pass => println!("ok {} - {}", i + 1, r.name),
                     Outcome::Fail(d) => {
                         println!("not ok {} - {}", i + 1, r.name);
-                        for l in d.split("; ") {
+                        for l in one_line(d).split("; ") {
                             println!("#   {l}");
                         }
                     }
-                    Outcome::Skip(why) => println!("ok {} - {} # SKIP {why}", i + 1, r.name),
+                    Outcome::Skip(why) => {
+                        println!("ok {} - {} # SKIP {}", i + 1, r.name, one_line(why))
+                    }
                 }
             }
         }
@@ -39,8 +46,8 @@ pub fn print(results: &[Record], format: Format) -> bool {
             for r in results {
                 let (tag, detail) = match &r.outcome {
                     Outcome::Pass => ("pass", String::new()),
-                    Outcome::Fail(d) => ("FAIL", d.clone()),
-                    Outcome::Skip(d) => ("skip", d.clone()),
+                    Outcome::Fail(d) => ("FAIL", one_line(d)),
+                    Outcome::Skip(d) => ("skip", one_line(d)),
                 };
                 println!("{:<w$}  {tag}  {:>5}ms  {detail}", r.name, r.millis);
             }
@@ -144,7 +151,7 @@ pub fn markdown(inputs: &[String]) -> Result<String> {
         }
         s.push_str(&format!("\n### {n}: failures and skips\n\n"));
         for (t, (st, d)) in notes {
-            let d = stable(&d.replace('\n', " ").replace('|', "\\|"));
+            let d = stable(&one_line(d).replace('|', "\\|"));
             s.push_str(&format!("- `{t}` {st}: {d}\n"));
         }
     }
