@@ -549,3 +549,47 @@ fn dev_as_a_symlink_in_the_image_stays_inside() {
         assert_eq!(out.stdout, "ok\n", "[{}]", rt.name);
     });
 }
+
+#[test]
+fn user_namespace_mounts_and_devices() {
+    // Inside a mapped user namespace the mounts still work and the default
+    // devices exist (bind-mounted from the host, since mknod is not allowed).
+    each(|rt| {
+        let mut b = Bundle::sh(
+            "id -u; cat /data/hello; stat -c '%n %F %t:%T' /dev/null /dev/zero /dev/tty; \
+             echo x >/dev/null && echo null-ok; \
+             awk '$5 == \"/data\" || $5 == \"/scratch\" {print $5, $6}' /proc/self/mountinfo | sed 's/,relatime//'; \
+             touch /scratch/f && echo scratch-ok",
+        );
+        let host = b.path().join("hostdata");
+        fs::create_dir_all(&host).unwrap();
+        fs::write(host.join("hello"), "hi\n").unwrap();
+        // The mapped root does not own the rootfs: mount points must exist.
+        fs::create_dir_all(b.rootfs().join("data")).unwrap();
+        fs::create_dir_all(b.rootfs().join("scratch")).unwrap();
+        b.linux()["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        b.linux()["uidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        b.linux()["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        b.add_mount(
+            json!({"destination": "/data", "type": "bind", "source": host,
+                           "options": ["rbind", "ro"]}),
+        );
+        b.add_mount(
+            json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+                           "options": ["nosuid", "nodev", "mode=1777"]}),
+        );
+        let out = rt.output(&b);
+        assert_eq!(
+            out,
+            "0\nhi\n/dev/null character special file 1:3\n/dev/zero character special file 1:5\n\
+             /dev/tty character special file 5:0\nnull-ok\n/data ro\n/scratch rw,nosuid,nodev\n\
+             scratch-ok\n",
+            "[{}]",
+            rt.name
+        );
+        out
+    });
+}
