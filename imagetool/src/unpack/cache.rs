@@ -56,8 +56,62 @@ fn overlay_safe(p: &Path) -> bool {
 }
 
 /// Mount an overlay at `target`. `lowers` top first; without `upper` the
-/// mount is read-only.
+/// mount is read-only. Uses the fd-based mount API with one `lowerdir+` per
+/// layer (no length limit, no escaping; Linux 6.8+), else the classic
+/// option string.
 pub fn mount_overlay(
+    lowers: &[PathBuf],
+    upper: Option<(&Path, &Path)>,
+    target: &Path,
+) -> io::Result<()> {
+    match mount_overlay_fd(lowers, upper, target) {
+        Ok(()) => Ok(()),
+        Err(_) => mount_overlay_string(lowers, upper, target),
+    }
+}
+
+// index/metacopy/redirect_dir off: lowers are shared by many mounts and must
+// never be followed anywhere by a redirect.
+const OVERLAY_OPTS: [(&str, &str); 3] = [
+    ("index", "off"),
+    ("metacopy", "off"),
+    ("redirect_dir", "off"),
+];
+
+fn mount_overlay_fd(
+    lowers: &[PathBuf],
+    upper: Option<(&Path, &Path)>,
+    target: &Path,
+) -> io::Result<()> {
+    use rustix::mount::*;
+    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
+    for l in lowers {
+        fsconfig_set_string(&fs, "lowerdir+", l.as_path())?;
+    }
+    if let Some((u, w)) = upper {
+        fsconfig_set_string(&fs, "upperdir", u)?;
+        fsconfig_set_string(&fs, "workdir", w)?;
+    }
+    for (k, v) in OVERLAY_OPTS {
+        fsconfig_set_string(&fs, k, v)?;
+    }
+    fsconfig_create(&fs)?;
+    let mut attrs = MountAttrFlags::MOUNT_ATTR_NODEV;
+    if upper.is_none() {
+        attrs |= MountAttrFlags::MOUNT_ATTR_RDONLY;
+    }
+    let mnt = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attrs)?;
+    move_mount(
+        &mnt,
+        "",
+        rustix::fs::CWD,
+        target,
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )?;
+    Ok(())
+}
+
+fn mount_overlay_string(
     lowers: &[PathBuf],
     upper: Option<(&Path, &Path)>,
     target: &Path,
@@ -77,9 +131,10 @@ pub fn mount_overlay(
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(":");
-    // index/metacopy/redirect_dir off: lowers are shared by many mounts and
-    // must never be followed anywhere by a redirect.
-    let mut data = format!("lowerdir={lower},index=off,metacopy=off,redirect_dir=off");
+    let mut data = format!("lowerdir={lower}");
+    for (k, v) in OVERLAY_OPTS {
+        data += &format!(",{k}={v}");
+    }
     if let Some((u, w)) = upper {
         data += &format!(",upperdir={},workdir={}", u.display(), w.display());
     }
@@ -235,6 +290,36 @@ impl LayerCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_layers_mount_through_the_fd_api() {
+        // 60 lowers: past the option-string limit with long paths.
+        if !rustix::process::geteuid().is_root() {
+            return;
+        }
+        let td = tempfile::tempdir().unwrap();
+        let long = td.path().join("x".repeat(60));
+        let mut lowers = Vec::new();
+        for i in 0..60 {
+            let d = long.join(format!("layer-with-a-long-name-{i:03}"));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(format!("f{i}")), b"").unwrap();
+            lowers.insert(0, d);
+        }
+        let (u, w, m) = (
+            td.path().join("u"),
+            td.path().join("w"),
+            td.path().join("m"),
+        );
+        for d in [&u, &w, &m] {
+            std::fs::create_dir(d).unwrap();
+        }
+        mount_overlay(&lowers, Some((&u, &w)), &m).unwrap();
+        let n = std::fs::read_dir(&m).unwrap().count();
+        unmount(&m).unwrap();
+        assert_eq!(n, 60);
+        assert!(mount_overlay_string(&lowers, Some((&u, &w)), &m).is_err());
+    }
 
     #[test]
     fn chain_ids_follow_the_spec() {
