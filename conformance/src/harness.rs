@@ -348,7 +348,9 @@ fn remove_cgroups(ids: &[String]) {
     let Ok(ctrls) = std::fs::read_dir("/sys/fs/cgroup") else {
         return;
     };
-    let ctrls: Vec<PathBuf> = ctrls.flatten().map(|e| e.path()).collect();
+    // v1: one hierarchy per controller; v2: the unified root itself.
+    let mut ctrls: Vec<PathBuf> = ctrls.flatten().map(|e| e.path()).collect();
+    ctrls.push(PathBuf::from("/sys/fs/cgroup"));
     for id in ids {
         for c in &ctrls {
             let d = c.join(id);

@@ -86,6 +86,33 @@ fn default_checker() -> Option<PathBuf> {
     candidates.into_iter().find(|p| p.is_file())
 }
 
+/// Whether an ELF64 file has no program interpreter (PT_INTERP): the rootfs
+/// holds no dynamic loader, so a dynamically linked checker cannot run there.
+fn is_static(path: &std::path::Path) -> Result<bool> {
+    let b = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+    let u16_at = |o: usize| {
+        b.get(o..o + 2)
+            .map(|x| u16::from_le_bytes([x[0], x[1]]) as usize)
+    };
+    let u32_at = |o: usize| {
+        b.get(o..o + 4)
+            .map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    let u64_at = |o: usize| {
+        b.get(o..o + 8)
+            .and_then(|x| <[u8; 8]>::try_from(x).ok())
+            .map(|x| u64::from_le_bytes(x) as usize)
+    };
+    if b.get(..5) != Some(b"\x7fELF\x02") {
+        bail!("{} is not a 64-bit ELF file", path.display());
+    }
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
+    else {
+        bail!("{}: truncated ELF header", path.display());
+    };
+    Ok((0..phnum).all(|i| u32_at(phoff + i * phentsize) != Some(3)))
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
@@ -136,6 +163,12 @@ fn main() -> Result<()> {
                 .with_context(|| format!("runtime {}", runtime.display()))?;
             let checker = std::fs::canonicalize(&checker)
                 .with_context(|| format!("checker {}", checker.display()))?;
+            if !is_static(&checker)? {
+                bail!(
+                    "{} is dynamically linked; build it static (see conformance/README.md)",
+                    checker.display()
+                );
+            }
             let split = |f: Option<String>| -> Vec<String> {
                 f.map(|f| {
                     f.split(',')

@@ -90,14 +90,16 @@ fn delete_removes_cgroup(ctx: &mut Ctx) -> TestResult {
         return Ok(Outcome::Fail(out.describe()));
     }
     let dirs = || -> Vec<std::path::PathBuf> {
-        std::fs::read_dir("/sys/fs/cgroup")
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.path().join(&name))
-                    .filter(|p| p.is_dir())
-                    .collect()
-            })
-            .unwrap_or_default()
+        // v1: one hierarchy per controller; v2: the unified root itself.
+        let mut roots: Vec<std::path::PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        roots.push("/sys/fs/cgroup".into());
+        roots
+            .into_iter()
+            .map(|r| r.join(&name))
+            .filter(|p| p.is_dir())
+            .collect()
     };
     let made = dirs().len();
     let _ = ctx.exec(&["kill", &id, "KILL"])?;
