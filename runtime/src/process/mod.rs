@@ -10,7 +10,10 @@
 
 pub mod channel;
 pub mod console;
+pub mod exec;
 pub mod init;
+pub mod setup;
+pub mod wait;
 
 use crate::cgroups::{Cgroup, CgroupError};
 use crate::hooks::HookError;
