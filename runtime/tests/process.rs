@@ -407,3 +407,28 @@ fn personality_io_priority_and_scheduler() {
         assert_eq!(out, "i686\nbest-effort: prio 5\n7\n3\n", "[{}]", rt.name);
     });
 }
+
+#[test]
+fn cwd_through_a_leaked_fd_never_escapes() {
+    // CVE-2024-21626 class: cwd=/proc/self/fd/N must either be refused or end
+    // up inside the rootfs (walking up with `cd ..` reaches the container's
+    // own root, which holds a marker the host's / does not).
+    for n in 3..=9 {
+        each(|rt| {
+            let mut b = Bundle::sh(
+                "i=0; while [ $i -lt 40 ]; do cd ..; i=$((i+1)); done; \
+                 [ -e .oxrun-root-marker ] && echo inside || echo OUTSIDE",
+            );
+            fs::write(b.rootfs().join(".oxrun-root-marker"), "").unwrap();
+            b.process()["cwd"] = json!(format!("/proc/self/fd/{n}"));
+            let id = rt.id("cwdfd");
+            let out = rt.run_bundle(&b, &id);
+            // Not compared: refusing (runc) and staying inside are both fine.
+            if out.status == 0 {
+                assert_eq!(out.stdout, "inside\n", "[{}] cwd fd {n} escaped", rt.name);
+            }
+            assert!(!out.stdout.contains("OUTSIDE"), "[{}] fd {n}", rt.name);
+            assert_nothing_left(rt, &b, &id);
+        });
+    }
+}
