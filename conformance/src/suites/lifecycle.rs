@@ -38,6 +38,11 @@ pub fn tests() -> Vec<Test> {
         test("lifecycle", "annotations-in-state", annotations),
         test("lifecycle", "pid-file", pid_file),
         test("lifecycle", "console-socket", console_socket),
+        test(
+            "lifecycle",
+            "terminal-needs-console-socket",
+            terminal_without_socket,
+        ),
         test("lifecycle", "run-exit-status", run_exit),
     ]
 }
@@ -242,10 +247,30 @@ fn stop(ctx: &mut Ctx) -> Result<Result<String, String>, TestError> {
     Ok(Ok(id))
 }
 
+/// After the process dies: status stopped, and the state keeps its fields.
 fn stopped(ctx: &mut Ctx) -> TestResult {
-    Ok(match stop(ctx)? {
-        Ok(_) => Outcome::Pass,
-        Err(e) => Outcome::Fail(e),
+    let id = match stop(ctx)? {
+        Ok(id) => id,
+        Err(e) => return fail(e),
+    };
+    let st = ctx.state(&id)?;
+    let mut problems = Vec::new();
+    if st["id"] != id.as_str() {
+        problems.push(format!("id: {}", st["id"]));
+    }
+    if st["ociVersion"].as_str().unwrap_or("").is_empty() {
+        problems.push("ociVersion missing".to_string());
+    }
+    if !st["bundle"]
+        .as_str()
+        .is_some_and(|b| Path::new(b).is_absolute())
+    {
+        problems.push(format!("bundle: {}", st["bundle"]));
+    }
+    Ok(if problems.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail(problems.join("; "))
     })
 }
 
@@ -491,6 +516,21 @@ fn console_socket(ctx: &mut Ctx) -> TestResult {
             Outcome::Fail(format!("process output through the pty: {text:?}"))
         },
     )
+}
+
+/// runc's contract: a detached create of a terminal container without
+/// --console-socket is an error (nowhere to send the pty master).
+fn terminal_without_socket(ctx: &mut Ctx) -> TestResult {
+    let mut spec = base_spec(&[CHECKER, "tty"]);
+    process(&mut spec).set_terminal(Some(true));
+    let b = ctx.bundle("bundle", &spec, json!({}))?;
+    let id = ctx.new_id("c");
+    let out = ctx.create(&id, &b, &[])?;
+    Ok(if out.success() {
+        Outcome::Fail("`create` with terminal=true and no --console-socket succeeded".into())
+    } else {
+        Outcome::Pass
+    })
 }
 
 fn run_exit(ctx: &mut Ctx) -> TestResult {
