@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod list;
 mod run;
@@ -81,6 +82,8 @@ enum Command {
     Delete(delete::Args),
     /// List containers.
     List(list::Args),
+    /// Run a new process inside a running container.
+    Exec(exec::Args),
 }
 
 pub fn main() -> i32 {
@@ -101,6 +104,7 @@ pub fn main() -> i32 {
         Command::Kill(a) => kill::run(a, g),
         Command::Delete(a) => delete::run(a, g),
         Command::List(a) => list::run(a, g),
+        Command::Exec(a) => exec::run(a, g),
     };
     match res {
         Ok(code) => code,

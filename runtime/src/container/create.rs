@@ -167,7 +167,7 @@ fn setup(
 }
 
 /// The pid file appears whole or not at all (containerd polls for it).
-fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError> {
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -1,1 +1,198 @@
+//! `exec`: a new process in a running container. Same shape as `create`
+//! (a stage 1 that the parent puts in the cgroup, then a process cloned with
+//! CLONE_PARENT), but joining the init's namespaces instead of making new ones.
 
+use super::channel::{Channel, Msg};
+use super::setup::{prepare_process, reset_signals};
+use super::{console, ProcessError};
+use crate::cgroups::Cgroup;
+use crate::namespaces::{flag, NsError};
+use crate::{seccomp, sys};
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+pub struct ExecLaunch<'a> {
+    pub process: &'a Process,
+    /// The container's config (its namespaces and seccomp profile).
+    pub spec: &'a Spec,
+    pub init_pid: i32,
+    pub console: Option<&'a OwnedFd>,
+    pub preserve_fds: u32,
+}
+
+const NS_FILES: [(LinuxNamespaceType, &str); 8] = [
+    (LinuxNamespaceType::User, "user"),
+    (LinuxNamespaceType::Ipc, "ipc"),
+    (LinuxNamespaceType::Uts, "uts"),
+    (LinuxNamespaceType::Network, "net"),
+    (LinuxNamespaceType::Pid, "pid"),
+    (LinuxNamespaceType::Cgroup, "cgroup"),
+    (LinuxNamespaceType::Time, "time"),
+    (LinuxNamespaceType::Mount, "mnt"),
+];
+
+/// The init's namespaces that differ from ours, opened now (user first, the
+/// mount namespace last: joining it changes how paths resolve).
+fn open_namespaces(init_pid: i32) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>, NsError> {
+    let mut out = Vec::new();
+    for (t, name) in NS_FILES {
+        let theirs = PathBuf::from(format!("/proc/{init_pid}/ns/{name}"));
+        let ours = PathBuf::from(format!("/proc/self/ns/{name}"));
+        let (Ok(a), Ok(b)) = (std::fs::metadata(&theirs), std::fs::metadata(&ours)) else {
+            continue;
+        };
+        if a.ino() == b.ino() && a.dev() == b.dev() {
+            continue;
+        }
+        let fd = std::fs::File::open(&theirs).map_err(|e| NsError::Open {
+            path: theirs.clone(),
+            source: e,
+        })?;
+        out.push((t, fd.into()));
+    }
+    Ok(out)
+}
+
+/// Starts the process; returns its host pid once it is about to exec.
+pub fn launch(l: &ExecLaunch, cgroup: Option<&Cgroup>) -> Result<i32, ProcessError> {
+    let nss = open_namespaces(l.init_pid)?;
+    let (parent, child) = Channel::pair().map_err(|e| ProcessError::Io {
+        what: "sync socket".into(),
+        source: e,
+    })?;
+    // SAFETY: the runtime is single-threaded here.
+    let stage1 = match unsafe { nix::unistd::fork() }.map_err(|e| ProcessError::Io {
+        what: "fork".into(),
+        source: e.into(),
+    })? {
+        nix::unistd::ForkResult::Child => {
+            drop(parent);
+            stage1(l, &nss, child)
+        }
+        nix::unistd::ForkResult::Parent { child } => child.as_raw(),
+    };
+    drop(child);
+    let mut pid = None;
+    let res = (|| loop {
+        match parent.recv().map_err(|e| ProcessError::Io {
+            what: "sync".into(),
+            source: e,
+        })? {
+            Some(Msg::Stage1Ready) => {
+                if let Some(cg) = cgroup {
+                    cg.add_task(stage1)?;
+                }
+                parent.send(&Msg::Ack).map_err(|e| ProcessError::Io {
+                    what: "sync".into(),
+                    source: e,
+                })?;
+            }
+            Some(Msg::InitPid(p)) => {
+                pid = Some(p);
+                parent
+                    .send(&Msg::Go { host_pid: p })
+                    .map_err(|e| ProcessError::Io {
+                        what: "sync".into(),
+                        source: e,
+                    })?;
+            }
+            Some(Msg::Ready) => return pid.ok_or(ProcessError::Died),
+            Some(Msg::Error(e)) => return Err(ProcessError::Init(e)),
+            Some(m) => return Err(ProcessError::Init(format!("unexpected message {m:?}"))),
+            None => return Err(ProcessError::Died),
+        }
+    })();
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage1), None);
+    if res.is_err() {
+        if let Some(p) = pid {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(p),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(p), None);
+        }
+    }
+    res
+}
+
+fn fail(chan: &Channel, msg: String) -> ! {
+    let _ = chan.send(&Msg::Error(msg));
+    unsafe { libc::_exit(1) }
+}
+
+fn stage1(l: &ExecLaunch, nss: &[(LinuxNamespaceType, OwnedFd)], chan: Channel) -> ! {
+    let r = (|| -> Result<(), String> {
+        // Until it execs the user's program this process is the runtime's
+        // binary inside the container: not dumpable, so no process there can
+        // open /proc/<pid>/exe and reach the host binary (CVE-2019-5736).
+        nix::sys::prctl::set_dumpable(false).map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
+        chan.send(&Msg::Stage1Ready).map_err(|e| e.to_string())?;
+        match chan.recv() {
+            Ok(Some(Msg::Ack)) => {}
+            other => return Err(format!("waiting for the cgroup: {other:?}")),
+        }
+        for (t, fd) in nss {
+            nix::sched::setns(fd.as_fd(), flag(*t))
+                .map_err(|e| format!("joining the container's {t:?} namespace: {e}"))?;
+        }
+        // SAFETY: single-threaded child.
+        let pid = unsafe { sys::clone_fork(libc::CLONE_PARENT as libc::c_ulong) }
+            .map_err(|e| format!("clone: {e}"))?;
+        if pid == 0 {
+            let c = Channel(
+                chan.0
+                    .try_clone()
+                    .unwrap_or_else(|_| unsafe { libc::_exit(1) }),
+            );
+            match process(l, &c) {
+                Ok(never) => match never {},
+                Err(e) => fail(&c, e),
+            }
+        }
+        chan.send(&Msg::InitPid(pid)).map_err(|e| e.to_string())
+    })();
+    match r {
+        Ok(()) => unsafe { libc::_exit(0) },
+        Err(e) => fail(&chan, e),
+    }
+}
+
+enum Never {}
+
+fn process(l: &ExecLaunch, chan: &Channel) -> Result<Never, String> {
+    reset_signals();
+    sys::cloexec_from(3 + l.preserve_fds).map_err(|e| format!("close_range: {e}"))?;
+    match chan.recv() {
+        Ok(Some(Msg::Go { .. })) => {}
+        other => return Err(format!("waiting to go: {other:?}")),
+    }
+    if l.process.terminal().unwrap_or(false) {
+        nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+        let sock = l
+            .console
+            .ok_or("terminal requested but no console socket")?;
+        let size = l
+            .process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        let (master, slave) = console::open_pty(size).map_err(|e| format!("creating pty: {e}"))?;
+        console::send_fd(sock.as_fd(), "/dev/ptmx", master.as_fd())
+            .map_err(|e| format!("sending pty master: {e}"))?;
+        drop(master);
+        console::attach_stdio(&slave).map_err(|e| format!("console as stdio: {e}"))?;
+    }
+    let exec = prepare_process(l.process)?;
+    let profile = l.spec.linux().as_ref().and_then(|x| x.seccomp().as_ref());
+    chan.send(&Msg::Ready).map_err(|e| e.to_string())?;
+    if let Some(profile) = profile {
+        if let Err(e) = seccomp::install(profile) {
+            eprintln!("seccomp: {e}");
+            unsafe { libc::_exit(1) }
+        }
+    }
+    let err = nix::unistd::execve(&exec.path, &exec.args, &exec.env).unwrap_err();
+    eprintln!("exec {:?} failed: {err}", exec.path);
+    unsafe { libc::_exit(127) }
+}
