@@ -83,7 +83,7 @@ enum Command {
     /// List containers.
     List(list::Args),
     /// Run a new process inside a running container.
-    Exec(exec::Args),
+    Exec(Box<exec::Args>),
 }
 
 pub fn main() -> i32 {
@@ -104,7 +104,7 @@ pub fn main() -> i32 {
         Command::Kill(a) => kill::run(a, g),
         Command::Delete(a) => delete::run(a, g),
         Command::List(a) => list::run(a, g),
-        Command::Exec(a) => exec::run(a, g),
+        Command::Exec(a) => exec::run(*a, g),
     };
     match res {
         Ok(code) => code,

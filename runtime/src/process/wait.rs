@@ -36,7 +36,7 @@ pub fn wait(pid: i32, master: Option<OwnedFd>) -> nix::Result<i32> {
             Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
             Ok(_) => {}
             Err(nix::errno::Errno::ECHILD) => return Ok(255),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
         let mut fds = vec![libc::pollfd {
             fd: sfd.as_raw_fd(),
