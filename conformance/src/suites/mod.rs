@@ -3,6 +3,7 @@
 mod capabilities;
 mod console;
 mod devices;
+mod exec;
 mod hooks;
 mod hostname;
 mod lifecycle;
@@ -33,6 +34,7 @@ pub fn all() -> Vec<Test> {
     v.extend(rlimits::tests());
     v.extend(sysctl::tests());
     v.extend(hooks::tests());
+    v.extend(exec::tests());
     v.extend(misc::tests());
     v.extend(security::tests());
     v
