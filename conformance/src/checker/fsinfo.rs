@@ -57,7 +57,10 @@ fn unescape(s: &str) -> String {
 }
 
 pub fn mountinfo() -> Vec<MountInfo> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    parse_mountinfo(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
+}
+
+fn parse_mountinfo(text: &str) -> Vec<MountInfo> {
     text.lines()
         .filter_map(|line| {
             let (pre, post) = line.split_once(" - ")?;
@@ -132,4 +135,35 @@ pub fn node(path: &str) -> std::io::Result<Node> {
         uid: m.uid(),
         gid: m.gid(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_lines() {
+        let text = "76 53 254:0 /b/rootfs / ro,relatime shared:5 master:2 - ext4 /dev/vda rw\n\
+                    83 82 0:46 / /sys/fs/cgroup rw,nosuid - tmpfs tmpfs rw,mode=755\n\
+                    90 76 0:50 / /with\\040space rw - tmpfs tmpfs rw\n";
+        let m = parse_mountinfo(text);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[0].mount_point, "/");
+        assert!(m[0].has_opt("ro"));
+        assert_eq!(m[0].propagation(), "shared");
+        assert_eq!(m[1].fstype, "tmpfs");
+        assert_eq!(m[1].super_opts, vec!["rw", "mode=755"]);
+        assert_eq!(m[1].propagation(), "private");
+        assert_eq!(m[2].mount_point, "/with space");
+        assert_eq!(
+            mount_at(&m, "/sys/fs/cgroup/").map(|x| x.fstype.as_str()),
+            Some("tmpfs")
+        );
+    }
+
+    #[test]
+    fn slave_propagation() {
+        let m = parse_mountinfo("1 0 0:1 / /x rw master:3 - tmpfs t rw\n");
+        assert_eq!(m[0].propagation(), "slave");
+    }
 }

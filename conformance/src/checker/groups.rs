@@ -884,3 +884,25 @@ fn asserts(host: &Value, r: &mut Report) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_masks() {
+        // CapEff 0x20000420 = KILL (5), NET_BIND_SERVICE (10), AUDIT_WRITE (29).
+        let names: Vec<String> = cap_names(0x2000_0420).into_iter().collect();
+        assert_eq!(
+            names,
+            ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+        );
+        assert!(cap_names(1 << 40).contains("CAP_CHECKPOINT_RESTORE"));
+    }
+
+    #[test]
+    fn rlimit_names() {
+        assert_eq!(rlimit_resource("RLIMIT_NOFILE"), Some(7));
+        assert_eq!(rlimit_resource("RLIMIT_NOSUCH"), None);
+    }
+}
