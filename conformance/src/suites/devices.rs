@@ -14,6 +14,7 @@ pub fn tests() -> Vec<Test> {
         test("devices", "fifo", fifo),
         test("devices", "mode-and-owner", mode_owner),
         test("devices", "cgroup-deny", cgroup_deny),
+        test("devices", "cgroup-allow", cgroup_allow),
     ]
 }
 
@@ -54,18 +55,34 @@ fn mode_owner(ctx: &mut Ctx) -> TestResult {
     )
 }
 
-/// With "deny all" in resources.devices, a node of a device outside the
-/// runtime's default allow list cannot be opened (EPERM from the device cgroup).
-fn cgroup_deny(ctx: &mut Ctx) -> TestResult {
+/// A node of c 240:0 (a "local use" major no driver registers): opening it
+/// gives EPERM when the device cgroup denies it and ENXIO when it allows it,
+/// so the errno tells what the runtime programmed, whatever the caps.
+fn cgroup_rule(ctx: &mut Ctx, rules: serde_json::Value, errno: i32) -> TestResult {
     let host =
-        json!({"asserts": [{"kind": "read_errno", "path": "/dev/oc-port", "errno": libc::EPERM}]});
+        json!({"asserts": [{"kind": "read_errno", "path": "/dev/oc-local", "errno": errno}]});
     check_with(ctx, &["devices", "asserts"], host, |s| {
         let l = linux(s);
         l.set_devices(Some(typed(
-            json!([{"path": "/dev/oc-port", "type": "c", "major": 1, "minor": 4}]),
+            json!([{"path": "/dev/oc-local", "type": "c", "major": 240, "minor": 0}]),
         )));
         let mut res = l.resources().clone().unwrap_or_default();
-        res.set_devices(Some(typed(json!([{"allow": false, "access": "rwm"}]))));
+        res.set_devices(Some(typed(rules)));
         l.set_resources(Some(res));
     })
+}
+
+/// "Deny all" in resources.devices: the node cannot be opened.
+fn cgroup_deny(ctx: &mut Ctx) -> TestResult {
+    cgroup_rule(ctx, json!([{"allow": false, "access": "rwm"}]), libc::EPERM)
+}
+
+/// Deny all, then allow c 240:0: the open reaches the (absent) driver.
+fn cgroup_allow(ctx: &mut Ctx) -> TestResult {
+    cgroup_rule(
+        ctx,
+        json!([{"allow": false, "access": "rwm"},
+               {"allow": true, "type": "c", "major": 240, "minor": 0, "access": "rw"}]),
+        libc::ENXIO,
+    )
 }
