@@ -25,6 +25,7 @@ pub fn tests() -> Vec<Test> {
         test("lifecycle", "kill-number", |c| {
             kill(c, Some("10"), libc::SIGUSR1)
         }),
+        test("lifecycle", "kill-all", kill_all),
         test("lifecycle", "kill-created", kill_created),
         test("lifecycle", "stopped-state", stopped),
         test("lifecycle", "kill-stopped-fails", kill_stopped),
@@ -271,6 +272,24 @@ fn stopped(ctx: &mut Ctx) -> TestResult {
         Outcome::Pass
     } else {
         Outcome::Fail(problems.join("; "))
+    })
+}
+
+/// `kill --all` (runc's flag; containerd sends it): every process gets the signal.
+fn kill_all(ctx: &mut Ctx) -> TestResult {
+    let (id, _) = match running(ctx)? {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    let out = ctx.exec(&["kill", "--all", &id, "KILL"])?;
+    if !out.success() {
+        return fail(out.describe());
+    }
+    let s = ctx.wait_status(&id, "stopped", Duration::from_secs(5));
+    Ok(if s == "stopped" {
+        Outcome::Pass
+    } else {
+        Outcome::Fail(format!("status after kill --all KILL: {s}"))
     })
 }
 
