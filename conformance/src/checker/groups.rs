@@ -26,6 +26,7 @@ pub fn run(group: &str, c: &Value, host: &Value, r: &mut Report) {
         "cgroups" => cgroups(c, r),
         "seccomp" => seccomp(c, r),
         "personality" => personality(c, r),
+        "sched" => sched(c, r),
         "asserts" => asserts(host, r),
         other => r.fail(&format!("{other}/unknown"), "unknown check group"),
     }
@@ -822,6 +823,38 @@ fn personality(c: &Value, r: &mut Report) {
             r.eq("personality/domain", sys::personality() & 0xff, want);
         }
         None => r.skip("personality/domain", "no personality in config"),
+    }
+}
+
+/// process.scheduler (policy, nice) and process.ioPriority.
+fn sched(c: &Value, r: &mut Report) {
+    let p = &c["process"];
+    let s = &p["scheduler"];
+    if let Some(policy) = s["policy"].as_str() {
+        let want = match policy {
+            "SCHED_OTHER" => 0,
+            "SCHED_FIFO" => 1,
+            "SCHED_RR" => 2,
+            "SCHED_BATCH" => 3,
+            "SCHED_IDLE" => 5,
+            "SCHED_DEADLINE" => 6,
+            _ => -1,
+        };
+        r.eq("sched/policy", sys::sched_policy(), want);
+    }
+    if let Some(n) = s["nice"].as_i64() {
+        r.eq("sched/nice", sys::nice(), n as i32);
+    }
+    let io = &p["ioPriority"];
+    if let Some(class) = io["class"].as_str() {
+        let class = match class {
+            "IOPRIO_CLASS_RT" => 1,
+            "IOPRIO_CLASS_BE" => 2,
+            "IOPRIO_CLASS_IDLE" => 3,
+            _ => 0,
+        };
+        let want = (class << 13) | io["priority"].as_i64().unwrap_or(0) as i32;
+        r.eq("sched/ioPriority", sys::ioprio(), want);
     }
 }
 

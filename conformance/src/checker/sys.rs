@@ -172,3 +172,19 @@ pub fn read_stdin(limit: std::time::Duration) -> (String, bool) {
         }
     }
 }
+
+pub fn sched_policy() -> i32 {
+    // SAFETY: queries the calling process.
+    unsafe { libc::sched_getscheduler(0) }
+}
+
+pub fn nice() -> i32 {
+    // SAFETY: queries the calling process.
+    unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+}
+
+/// ioprio_get(IOPRIO_WHO_PROCESS, self): class << 13 | level.
+pub fn ioprio() -> i32 {
+    // SAFETY: a query syscall with integer arguments.
+    unsafe { libc::syscall(libc::SYS_ioprio_get, 1, 0) as i32 }
+}

@@ -2,7 +2,7 @@
 
 use super::{check, typed};
 use crate::bundle::{process, CHECKER};
-use crate::harness::{test, Ctx, Test, TestResult};
+use crate::harness::{test, Ctx, Outcome, Test, TestResult};
 use serde_json::json;
 
 pub fn tests() -> Vec<Test> {
@@ -16,6 +16,8 @@ pub fn tests() -> Vec<Test> {
         test("process", "no-new-privileges-true", nnp_true),
         test("process", "no-new-privileges-false", nnp_false),
         test("process", "oom-score-adj", oom),
+        test("process", "scheduler", scheduler),
+        test("process", "io-priority", io_priority),
     ]
 }
 
@@ -94,5 +96,26 @@ fn nnp_false(ctx: &mut Ctx) -> TestResult {
 fn oom(ctx: &mut Ctx) -> TestResult {
     check(ctx, &["process"], |s| {
         process(s).set_oom_score_adj(Some(500));
+    })
+}
+
+/// SCHED_BATCH with a nice value: needs no privilege, differs from the default.
+fn scheduler(ctx: &mut Ctx) -> TestResult {
+    if let Some(why) = ctx.needs_spec("1.2.0", "process.scheduler") {
+        return Ok(Outcome::Skip(why));
+    }
+    check(ctx, &["sched"], |s| {
+        process(s).set_scheduler(Some(typed(json!({"policy": "SCHED_BATCH", "nice": 5}))));
+    })
+}
+
+fn io_priority(ctx: &mut Ctx) -> TestResult {
+    if let Some(why) = ctx.needs_spec("1.1.0", "process.ioPriority") {
+        return Ok(Outcome::Skip(why));
+    }
+    check(ctx, &["sched"], |s| {
+        process(s).set_io_priority(Some(typed(
+            json!({"class": "IOPRIO_CLASS_BE", "priority": 6}),
+        )));
     })
 }
