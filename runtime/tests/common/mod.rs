@@ -1064,3 +1064,48 @@ pub fn contains_ci(s: &str, needle: &str) -> bool {
     s.to_ascii_lowercase()
         .contains(&needle.to_ascii_lowercase())
 }
+
+// ---------------------------------------------------------------------------
+// exec (tests/exec.rs, tests/attacks.rs)
+// ---------------------------------------------------------------------------
+
+/// Creates and starts `bundle` under a fresh id; returns the id and the
+/// init's host pid.
+#[track_caller]
+pub fn start_container(rt: &Runtime, bundle: &Bundle, tag: &str) -> (String, i32) {
+    let id = rt.id(tag);
+    rt.create(bundle, &id).ok();
+    let pid = read_pid_file(bundle);
+    rt.run(&["start", &id]).ok();
+    rt.wait_status(&id, "running");
+    (id, pid)
+}
+
+/// `exec <flags…> <id> <cmd…>` (runc wants every flag before the id).
+pub fn exec_in(rt: &Runtime, id: &str, flags: &[&str], cmd: &[&str]) -> Out {
+    let mut args = vec!["exec"];
+    args.extend_from_slice(flags);
+    args.push(id);
+    args.extend_from_slice(cmd);
+    rt.run(&args)
+}
+
+/// A process JSON (the spec's `process` object, as containerd writes it for
+/// `exec --process`) from the config template, running `args`.
+pub fn process_json(args: &[&str], terminal: bool) -> Value {
+    let mut p = config_template(args)["process"].clone();
+    p["terminal"] = json!(terminal);
+    p
+}
+
+/// SHA-256-free content fingerprint good enough to see a changed file: its
+/// length and a 64-bit FNV-1a hash of every byte.
+pub fn file_fingerprint(path: &Path) -> (u64, u64) {
+    let data = fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in &data {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    (data.len() as u64, h)
+}
