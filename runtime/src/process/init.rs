@@ -107,6 +107,10 @@ fn init_inner(l: &Launch, plan: &Plan, chan: &Channel) -> Result<Never, String> 
     };
     nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
     let spec = l.spec;
+    // Compiled (and its listenerPath connected, a host path) before
+    // pivot_root and Ready: a bad profile fails `create`.
+    let seccomp = seccomp::prepare(spec).map_err(|e| format!("seccomp: {e}"))?;
+    let seccomp_state = |status: &str| hook_state(spec, l.id, status, host_pid, l.bundle);
     let rootfs = Rootfs {
         spec,
         rootfs: l.rootfs,
@@ -165,6 +169,12 @@ fn init_inner(l: &Launch, plan: &Plan, chan: &Channel) -> Result<Never, String> 
         wait_for_start(l)?;
         unsafe { libc::_exit(1) }
     };
+    if let Some(sc) = &seccomp {
+        // Without noNewPrivileges, loading needs CAP_SYS_ADMIN: now, before
+        // the capabilities are dropped (a no-op otherwise).
+        sc.install_at(seccomp::Stage::Privileged, host_pid, seccomp_state)
+            .map_err(|e| format!("seccomp: {e}"))?;
+    }
     let exec = prepare_process(process)?;
 
     chan.send(&Msg::Ready).map_err(|e| e.to_string())?;
@@ -177,8 +187,8 @@ fn init_inner(l: &Launch, plan: &Plan, chan: &Channel) -> Result<Never, String> 
             unsafe { libc::_exit(1) }
         }
     }
-    if let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        if let Err(e) = seccomp::install(profile) {
+    if let Some(sc) = &seccomp {
+        if let Err(e) = sc.install_at(seccomp::Stage::BeforeExec, host_pid, seccomp_state) {
             eprintln!("seccomp: {e}");
             unsafe { libc::_exit(1) }
         }
