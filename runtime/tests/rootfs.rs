@@ -593,3 +593,36 @@ fn user_namespace_mounts_and_devices() {
         out
     });
 }
+
+#[test]
+fn more_mount_options_runc_understands() {
+    each(|rt| {
+        let mut b = Bundle::sh(
+            "cat /etc/hostname; echo new >/etc/new && cat /etc/new; \
+             awk '$5 == \"/etc\" || $5 == \"/mnt/a\" || $5 == \"/mnt/b\" {print $5, $6, $7}' /proc/self/mountinfo \
+               | sed 's/,relatime//; s/ master:[0-9]*/ master/; s/ shared:[0-9]*/ shared/; s/ -$//'",
+        );
+        let host = b.path().join("hostdir");
+        fs::create_dir_all(&host).unwrap();
+        // tmpcopyup: the tmpfs starts with a copy of what the image had there.
+        b.add_mount(
+            json!({"destination": "/etc", "type": "tmpfs", "source": "tmpfs",
+                           "options": ["tmpcopyup", "nosuid", "nodev"]}),
+        );
+        b.add_mount(
+            json!({"destination": "/mnt/a", "type": "bind", "source": host,
+                           "options": ["rbind", "rprivate", "noexec"]}),
+        );
+        b.add_mount(
+            json!({"destination": "/mnt/b", "type": "bind", "source": host,
+                           "options": ["bind", "private", "ro", "nosuid", "nodev"]}),
+        );
+        let out = rt.output(&b);
+        assert_eq!(
+            out, "container\nnew\n/etc rw,nosuid,nodev\n/mnt/a rw,noexec\n/mnt/b ro,nosuid,nodev\n",
+            "[{}]",
+            rt.name
+        );
+        out
+    });
+}
