@@ -3,13 +3,18 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod kill;
 mod list;
+mod pause;
+mod ps;
+mod resume;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -84,6 +89,16 @@ enum Command {
     List(list::Args),
     /// Run a new process inside a running container.
     Exec(Box<exec::Args>),
+    /// Suspend all processes of a container (freezer).
+    Pause(pause::Args),
+    /// Resume a paused container.
+    Resume(resume::Args),
+    /// Update a container's resource limits.
+    Update(Box<update::Args>),
+    /// List the processes of a container.
+    Ps(ps::Args),
+    /// Print a container's resource usage and OOM events.
+    Events(events::Args),
 }
 
 pub fn main() -> i32 {
@@ -105,6 +120,11 @@ pub fn main() -> i32 {
         Command::Delete(a) => delete::run(a, g),
         Command::List(a) => list::run(a, g),
         Command::Exec(a) => exec::run(*a, g),
+        Command::Pause(a) => pause::run(a, g),
+        Command::Resume(a) => resume::run(a, g),
+        Command::Update(a) => update::run(*a, g),
+        Command::Ps(a) => ps::run(a, g),
+        Command::Events(a) => events::run(a, g),
     };
     match res {
         Ok(code) => code,
@@ -145,6 +165,15 @@ mod tests {
             "oxrun --rootless true --systemd-cgroup --debug run -d --bundle=/b c1",
             "oxrun create --no-pivot --no-new-keyring --preserve-fds 2 -b /b c1",
             "oxrun spec --rootless --bundle /b",
+            "oxrun --root /r ps --format json c1",
+            "oxrun ps c1 -o pid,comm",
+            "oxrun pause c1",
+            "oxrun resume c1",
+            "oxrun update --resources=/x/res.json c1",
+            "oxrun update -r - c1",
+            "oxrun update --memory 64m --memory-swap=-1 --cpu-quota -1 --pids-limit 10 c1",
+            "oxrun events --stats c1",
+            "oxrun events --interval 1s c1",
         ];
         for c in calls {
             Cli::try_parse_from(c.split(' ')).unwrap_or_else(|e| panic!("{c}: {e}"));

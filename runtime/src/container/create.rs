@@ -104,13 +104,16 @@ fn setup(
         .map_err(io_err("opening exec fifo"))?
         .into();
 
-    let cg_path = cgroups::resolve_path(
+    let cg_path = cgroups::resolve(
         spec.linux()
             .as_ref()
             .and_then(|l| l.cgroups_path().as_deref()),
         &o.id,
-    );
+        o.systemd_cgroup,
+    )?;
     let cg = Cgroup::open(&cg_path, &o.id, o.systemd_cgroup)?;
+    // Limits in force before init runs user code: applied when stage 1 joins.
+    cg.apply_on_join(spec.linux().as_ref().and_then(|l| l.resources().as_ref()));
     let cg = cgroup_out.insert(cg);
 
     let launch = Launch {

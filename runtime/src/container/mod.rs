@@ -3,10 +3,14 @@
 
 pub mod create;
 pub mod delete;
+pub mod events;
 pub mod exec;
 pub mod kill;
+pub mod pause;
+pub mod ps;
 pub mod start;
 pub mod state;
+pub mod update;
 
 use crate::cgroups::CgroupError;
 use crate::hooks::HookError;

@@ -1,107 +1,11 @@
-//! Our small interface over `libcgroups`: the container's cgroup is created,
-//! joined before any user code runs, listed and removed here. Resource limits,
-//! freezing, stats and `update` are the cgroups issue's; this module is where
-//! they go.
+//! The `cgroup` mount inside the container (runc's behaviour on v1, hybrid
+//! and v2 hosts).
 
 use crate::rootfs::{mount::Options, paths, RootfsError};
 use crate::sys;
-use libcgroups::common::{AnyCgroupManager, CgroupConfig, CgroupManager};
 use nix::mount::MsFlags;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, thiserror::Error)]
-pub enum CgroupError {
-    #[error("cgroup {path}: {msg}")]
-    Manager { path: PathBuf, msg: String },
-    #[error("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver")]
-    NoSystemd,
-}
-
-pub struct Cgroup {
-    pub path: PathBuf,
-    manager: AnyCgroupManager,
-}
-
-/// The runtime's own cgroup path (as seen in /proc/self/cgroup), which runc
-/// uses as the parent of relative and default cgroup paths.
-fn own_cgroup() -> PathBuf {
-    let data = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let mut v2 = None;
-    for line in data.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, ctrls, path) = (
-            parts.next(),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or("/"),
-        );
-        if ctrls.split(',').any(|c| c == "memory" || c == "pids") {
-            return PathBuf::from(path);
-        }
-        if ctrls.is_empty() {
-            v2 = Some(PathBuf::from(path));
-        }
-    }
-    v2.unwrap_or_else(|| PathBuf::from("/"))
-}
-
-/// runc's semantics for `linux.cgroupsPath`: absolute as given; relative
-/// under the runtime's own cgroup; absent → `<own cgroup>/<id>`.
-pub fn resolve_path(spec_path: Option<&Path>, id: &str) -> PathBuf {
-    match spec_path {
-        Some(p) if p.is_absolute() => p.to_path_buf(),
-        Some(p) if !p.as_os_str().is_empty() => own_cgroup().join(p),
-        _ => own_cgroup().join(id),
-    }
-}
-
-impl Cgroup {
-    pub fn open(path: &Path, id: &str, systemd: bool) -> Result<Cgroup, CgroupError> {
-        if systemd && !Path::new("/run/systemd/system").exists() {
-            return Err(CgroupError::NoSystemd);
-        }
-        let manager = libcgroups::common::create_cgroup_manager(CgroupConfig {
-            cgroup_path: path.to_path_buf(),
-            systemd_cgroup: systemd,
-            container_name: id.to_string(),
-        })
-        .map_err(|e| CgroupError::Manager {
-            path: path.to_path_buf(),
-            msg: e.to_string(),
-        })?;
-        Ok(Cgroup {
-            path: path.to_path_buf(),
-            manager,
-        })
-    }
-
-    fn err(&self, e: impl std::fmt::Display) -> CgroupError {
-        CgroupError::Manager {
-            path: self.path.clone(),
-            msg: e.to_string(),
-        }
-    }
-
-    pub fn add_task(&self, pid: i32) -> Result<(), CgroupError> {
-        self.manager
-            .add_task(nix::unistd::Pid::from_raw(pid))
-            .map_err(|e| self.err(e))
-    }
-
-    pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-        Ok(self
-            .manager
-            .get_all_pids()
-            .map_err(|e| self.err(e))?
-            .into_iter()
-            .map(|p| p.as_raw())
-            .collect())
-    }
-
-    pub fn remove(&self) -> Result<(), CgroupError> {
-        self.manager.remove().map_err(|e| self.err(e))
-    }
-}
 
 /// A `cgroup` mount: with a private cgroup namespace the hierarchies are
 /// mounted afresh (rooted at the container's cgroup); without one, the
@@ -166,13 +70,13 @@ pub fn mount_cgroupfs(
     Ok(())
 }
 
-struct HostMount {
-    mountpoint: PathBuf,
-    fstype: String,
-    super_opts: String,
+pub(super) struct HostMount {
+    pub mountpoint: PathBuf,
+    pub fstype: String,
+    pub super_opts: String,
 }
 
-fn host_cgroup_mounts() -> Vec<HostMount> {
+pub(super) fn host_cgroup_mounts() -> Vec<HostMount> {
     let data = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut out = Vec::new();
     for line in data.lines() {
@@ -267,23 +171,4 @@ fn mount_one(
     }
     sys::mount_setattr(tree.as_fd(), false, &attr)?;
     sys::move_mount_fd(tree.as_fd(), target)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cgroups_path_semantics() {
-        assert_eq!(
-            resolve_path(Some(Path::new("/default/c1")), "c1"),
-            PathBuf::from("/default/c1")
-        );
-        let own = own_cgroup();
-        assert_eq!(
-            resolve_path(Some(Path::new("kube/c1")), "c1"),
-            own.join("kube/c1")
-        );
-        assert_eq!(resolve_path(None, "c1"), own.join("c1"));
-    }
 }

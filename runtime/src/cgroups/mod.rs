@@ -1,0 +1,467 @@
+//! Our small interface over `libcgroups`: the rest of the runtime sees one
+//! `Cgroup` whatever the host runs (v1, v2, hybrid, systemd). The container's
+//! cgroup is created and joined before any user code runs, and its resources
+//! applied right then; `update`, `pause`/`resume`, `ps` and `events` work on
+//! it through this module too.
+
+mod mount;
+mod oom;
+pub mod resources;
+pub mod stats;
+
+pub use mount::mount_cgroupfs;
+pub use oom::OomWatch;
+
+use libcgroups::common::{
+    AnyCgroupManager, CgroupConfig, CgroupManager, CgroupSetup, ControllerOpt, FreezerState,
+};
+use oci_spec::runtime::LinuxResources;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+const ROOT: &str = "/sys/fs/cgroup";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("cgroup {path}: {msg}")]
+    Manager { path: PathBuf, msg: String },
+    #[error("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver")]
+    NoSystemd,
+    #[error("--systemd-cgroup needs a cgroup v2 host; this host has its controllers on cgroup v1")]
+    SystemdNeedsV2,
+    #[error("expected cgroupsPath to be of format \"slice:prefix:name\" for systemd cgroups, got {0:?} instead")]
+    SystemdPath(String),
+    #[error("invalid resources: {0}")]
+    Invalid(String),
+    #[error("cgroup {path}: applying resources: {msg}")]
+    Apply { path: PathBuf, msg: String },
+    #[error("cgroup {path}: {what}: {source}")]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        source: std::io::Error,
+    },
+}
+
+pub struct Cgroup {
+    pub path: PathBuf,
+    manager: AnyCgroupManager,
+    /// On a hybrid host whose hugetlb controller sits on the v2 hierarchy
+    /// (v1 everything else): hugetlb goes through a v2 manager there.
+    hugetlb_v2: Option<(PathBuf, libcgroups::v2::manager::Manager)>,
+    /// Resources applied right after the first task joins (at create).
+    pending: RefCell<Option<LinuxResources>>,
+}
+
+/// The runtime's own cgroup path (as seen in /proc/self/cgroup), which runc
+/// uses as the parent of relative and default cgroup paths.
+fn own_cgroup() -> PathBuf {
+    let data = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mut v2 = None;
+    for line in data.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrls, path) = (
+            parts.next(),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or("/"),
+        );
+        if ctrls.split(',').any(|c| c == "memory" || c == "pids") {
+            return PathBuf::from(path);
+        }
+        if ctrls.is_empty() {
+            v2 = Some(PathBuf::from(path));
+        }
+    }
+    v2.unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// runc's semantics for `linux.cgroupsPath`: absolute as given; relative
+/// under the runtime's own cgroup; absent → `<own cgroup>/<id>`.
+pub fn resolve_path(spec_path: Option<&Path>, id: &str) -> PathBuf {
+    match spec_path {
+        Some(p) if p.is_absolute() => p.to_path_buf(),
+        Some(p) if !p.as_os_str().is_empty() => own_cgroup().join(p),
+        _ => own_cgroup().join(id),
+    }
+}
+
+/// runc's cgroupsPath rules for both drivers. cgroupfs: see [`resolve_path`].
+/// systemd: `slice:prefix:name`, and `system.slice:oxrun:<id>` when absent.
+pub fn resolve(spec_path: Option<&Path>, id: &str, systemd: bool) -> Result<PathBuf, CgroupError> {
+    if !systemd {
+        return Ok(resolve_path(spec_path, id));
+    }
+    match spec_path
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+    {
+        None => Ok(PathBuf::from(format!("system.slice:oxrun:{id}"))),
+        Some(s) if s.split(':').count() == 3 => Ok(PathBuf::from(s)),
+        Some(s) => Err(CgroupError::SystemdPath(s)),
+    }
+}
+
+/// The v2 mount of a hybrid host, when it (not v1) holds hugetlb.
+fn hybrid_hugetlb_root() -> Option<PathBuf> {
+    let mounts = mount::host_cgroup_mounts();
+    let v1_has = mounts
+        .iter()
+        .any(|m| m.fstype == "cgroup" && m.super_opts.split(',').any(|o| o == "hugetlb"));
+    if v1_has {
+        return None;
+    }
+    let uni = mounts
+        .iter()
+        .find(|m| m.fstype == "cgroup2" && m.mountpoint != Path::new(ROOT))?;
+    let ctrls = std::fs::read_to_string(uni.mountpoint.join("cgroup.controllers")).ok()?;
+    ctrls
+        .split_whitespace()
+        .any(|c| c == "hugetlb")
+        .then(|| uni.mountpoint.clone())
+}
+
+/// `path` (absolute) below `root`.
+fn under(root: &Path, path: &Path) -> PathBuf {
+    root.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+impl Cgroup {
+    pub fn open(path: &Path, id: &str, systemd: bool) -> Result<Cgroup, CgroupError> {
+        if systemd && !Path::new("/run/systemd/system").exists() {
+            return Err(CgroupError::NoSystemd);
+        }
+        let merr = |msg: String| CgroupError::Manager {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let setup = libcgroups::common::get_cgroup_setup().map_err(|e| merr(e.to_string()))?;
+        let unified = matches!(setup, CgroupSetup::Unified);
+        // libcgroups has no systemd manager for v1 controllers: it would
+        // treat "slice:prefix:name" as a directory name.
+        if systemd && !unified {
+            return Err(CgroupError::SystemdNeedsV2);
+        }
+        let manager = libcgroups::common::create_cgroup_manager(CgroupConfig {
+            cgroup_path: path.to_path_buf(),
+            systemd_cgroup: systemd,
+            container_name: id.to_string(),
+        })
+        .map_err(|e| merr(e.to_string()))?;
+        let hugetlb_v2 = match (unified, hybrid_hugetlb_root()) {
+            (false, Some(root)) => {
+                let m = libcgroups::v2::manager::Manager::new(root.clone(), path.to_path_buf())
+                    .map_err(|e| merr(e.to_string()))?;
+                Some((root, m))
+            }
+            _ => None,
+        };
+        Ok(Cgroup {
+            path: path.to_path_buf(),
+            manager,
+            hugetlb_v2,
+            pending: RefCell::new(None),
+        })
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> CgroupError {
+        CgroupError::Manager {
+            path: self.path.clone(),
+            msg: e.to_string(),
+        }
+    }
+
+    fn apply_err(&self, e: impl std::fmt::Display) -> CgroupError {
+        CgroupError::Apply {
+            path: self.path.clone(),
+            msg: e.to_string(),
+        }
+    }
+
+    /// Whether the controllers are on cgroup v2 (pure v2 or systemd).
+    pub fn is_v2(&self) -> bool {
+        !matches!(self.manager, AnyCgroupManager::V1(_))
+    }
+
+    /// Resources to apply as soon as the first task joins: `create` sets the
+    /// spec's here, so they are in force before init runs any user code and
+    /// a failure fails the create.
+    pub fn apply_on_join(&self, r: Option<&LinuxResources>) {
+        *self.pending.borrow_mut() = r.cloned();
+    }
+
+    pub fn add_task(&self, pid: i32) -> Result<(), CgroupError> {
+        let pid = nix::unistd::Pid::from_raw(pid);
+        self.manager.add_task(pid).map_err(|e| self.err(e))?;
+        if let Some((_, m)) = &self.hugetlb_v2 {
+            m.add_task(pid).map_err(|e| self.err(e))?;
+        }
+        let pending = self.pending.borrow_mut().take();
+        if let Some(r) = pending {
+            self.apply(&r)?;
+        }
+        Ok(())
+    }
+
+    /// The directory of controller `ctrl` (v1), or the cgroup's directory (v2).
+    pub fn controller_dir(&self, ctrl: &str) -> Option<PathBuf> {
+        match &self.manager {
+            AnyCgroupManager::V1(_) => mount::host_cgroup_mounts()
+                .into_iter()
+                .find(|m| m.fstype == "cgroup" && m.super_opts.split(',').any(|o| o == ctrl))
+                .map(|m| under(&m.mountpoint, &self.path)),
+            AnyCgroupManager::V2(_) => Some(under(Path::new(ROOT), &self.path)),
+            // The unit's cgroup is systemd's to place.
+            AnyCgroupManager::Systemd(_) => None,
+        }
+    }
+
+    /// Applies `r` (all of it; `update` passes the merged resources).
+    pub fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        resources::validate(r, self.is_v2())?;
+        let mut main = r.clone();
+        let mut huge = LinuxResources::default();
+        if self.hugetlb_v2.is_some() {
+            huge.set_hugepage_limits(main.hugepage_limits_mut().take());
+        }
+        if let Some(rdma) = main.rdma_mut().take().filter(|r| !r.is_empty()) {
+            self.apply_rdma(&rdma)?;
+        }
+        if let Some(m) = main.memory() {
+            if let Some(h) = m.use_hierarchy() {
+                self.set_use_hierarchy(h)?;
+            }
+        }
+        let opt = |res| ControllerOpt {
+            resources: res,
+            disable_oom_killer: res
+                .memory()
+                .as_ref()
+                .and_then(|m| m.disable_oom_killer())
+                .unwrap_or(false),
+            oom_score_adj: None,
+            freezer_state: None,
+        };
+        self.manager
+            .apply(&opt(&main))
+            .map_err(|e| self.apply_err(e))?;
+        if let Some((_, m)) = &self.hugetlb_v2 {
+            if huge.hugepage_limits().is_some() {
+                m.apply(&opt(&huge)).map_err(|e| self.apply_err(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// memory.use_hierarchy (v1 only; current kernels fix it at 1 and
+    /// refuse 0, which then is an error, as asked).
+    fn set_use_hierarchy(&self, on: bool) -> Result<(), CgroupError> {
+        if self.is_v2() {
+            return Ok(());
+        }
+        let Some(dir) = self.controller_dir("memory") else {
+            return Ok(());
+        };
+        let f = dir.join("memory.use_hierarchy");
+        let want = if on { "1" } else { "0" };
+        if std::fs::read_to_string(&f)
+            .map(|s| s.trim() == want)
+            .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        std::fs::write(&f, want).map_err(|source| CgroupError::Io {
+            path: f,
+            what: "setting memory.use_hierarchy",
+            source,
+        })
+    }
+
+    /// libcgroups has no rdma controller: `rdma.max`, one line per device.
+    fn apply_rdma(
+        &self,
+        rdma: &std::collections::HashMap<String, oci_spec::runtime::LinuxRdma>,
+    ) -> Result<(), CgroupError> {
+        let dir = match &self.manager {
+            AnyCgroupManager::V1(_) => self.controller_dir("rdma"),
+            _ => self.controller_dir("rdma").filter(|d| {
+                std::fs::read_to_string(Path::new(ROOT).join("cgroup.controllers"))
+                    .map(|c| c.split_whitespace().any(|x| x == "rdma"))
+                    .unwrap_or(false)
+                    && d.is_dir()
+            }),
+        }
+        .filter(|d| d.join("rdma.max").exists())
+        .ok_or_else(|| CgroupError::Invalid("rdma: no rdma controller on this host".into()))?;
+        for (dev, l) in rdma {
+            let mut line = dev.clone();
+            if let Some(h) = l.hca_handles() {
+                line.push_str(&format!(" hca_handle={h}"));
+            }
+            if let Some(o) = l.hca_objects() {
+                line.push_str(&format!(" hca_object={o}"));
+            }
+            let f = dir.join("rdma.max");
+            std::fs::write(&f, &line).map_err(|source| CgroupError::Io {
+                path: f,
+                what: "setting rdma.max",
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        self.manager
+            .freeze(FreezerState::Frozen)
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        self.manager
+            .freeze(FreezerState::Thawed)
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn stats(&self) -> Result<libcgroups::stats::Stats, CgroupError> {
+        let mut s = self.manager.stats().map_err(|e| self.err(e))?;
+        if let Some((root, _)) = &self.hugetlb_v2 {
+            s.hugetlb = v2_hugetlb_stats(&under(root, &self.path));
+        }
+        Ok(s)
+    }
+
+    /// runc's `events --stats` data for this cgroup.
+    pub fn runc_stats(&self) -> Result<serde_json::Value, CgroupError> {
+        let mut s = self.stats()?;
+        // runc reports nanoseconds; libcgroups passes the files' units on.
+        let u = &mut s.cpu.usage;
+        if self.is_v2() {
+            u.usage_total *= 1000;
+            u.usage_user *= 1000;
+            u.usage_kernel *= 1000;
+            s.cpu.throttling.throttled_time *= 1000;
+        } else {
+            // cpuacct.stat counts clock ticks.
+            // SAFETY: sysconf has no preconditions.
+            let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+            u.usage_user = u.usage_user * 1_000_000_000 / hz;
+            u.usage_kernel = u.usage_kernel * 1_000_000_000 / hz;
+        }
+        Ok(stats::to_runc(&s, self.controller_dir("cpuset").as_deref()))
+    }
+
+    /// A watch for OOM kills in this cgroup (None where we cannot watch:
+    /// no memory controller, or systemd).
+    pub fn oom_watch(&self) -> Result<Option<OomWatch>, CgroupError> {
+        let Some(dir) = self.controller_dir("memory") else {
+            return Ok(None);
+        };
+        let w = if self.is_v2() {
+            OomWatch::v2(&dir)
+        } else {
+            OomWatch::v1(&dir)
+        };
+        w.map(Some).map_err(|source| CgroupError::Io {
+            path: dir,
+            what: "watching for OOM",
+            source,
+        })
+    }
+
+    pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
+        Ok(self
+            .manager
+            .get_all_pids()
+            .map_err(|e| self.err(e))?
+            .into_iter()
+            .map(|p| p.as_raw())
+            .collect())
+    }
+
+    pub fn remove(&self) -> Result<(), CgroupError> {
+        let r = self.manager.remove().map_err(|e| self.err(e));
+        if let Some((_, m)) = &self.hugetlb_v2 {
+            m.remove().map_err(|e| self.err(e))?;
+        }
+        r
+    }
+}
+
+/// hugetlb usage from a v2 cgroup (what the v1 manager cannot see on a
+/// hybrid host): `hugetlb.<size>.current` and the `max` count of `.events`.
+fn v2_hugetlb_stats(
+    dir: &Path,
+) -> std::collections::HashMap<String, libcgroups::stats::HugeTlbStats> {
+    let mut out = std::collections::HashMap::new();
+    for size in libcgroups::stats::supported_page_sizes().unwrap_or_default() {
+        let read = |f: String| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+        let usage = read(format!("hugetlb.{size}.current"))
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        let fail_count = read(format!("hugetlb.{size}.events"))
+            .lines()
+            .find_map(|l| l.strip_prefix("max "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        out.insert(
+            size,
+            libcgroups::stats::HugeTlbStats {
+                usage,
+                max_usage: 0,
+                fail_count,
+            },
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgroups_path_semantics() {
+        assert_eq!(
+            resolve_path(Some(Path::new("/default/c1")), "c1"),
+            PathBuf::from("/default/c1")
+        );
+        let own = own_cgroup();
+        assert_eq!(
+            resolve_path(Some(Path::new("kube/c1")), "c1"),
+            own.join("kube/c1")
+        );
+        assert_eq!(resolve_path(None, "c1"), own.join("c1"));
+    }
+
+    #[test]
+    fn systemd_cgroups_path_semantics() {
+        assert_eq!(
+            resolve(Some(Path::new("system.slice:docker:c1")), "c1", true).unwrap(),
+            PathBuf::from("system.slice:docker:c1")
+        );
+        assert_eq!(
+            resolve(None, "c1", true).unwrap(),
+            PathBuf::from("system.slice:oxrun:c1")
+        );
+        assert!(matches!(
+            resolve(Some(Path::new("/default/c1")), "c1", true),
+            Err(CgroupError::SystemdPath(_))
+        ));
+        assert_eq!(
+            resolve(Some(Path::new("/default/c1")), "c1", false).unwrap(),
+            PathBuf::from("/default/c1")
+        );
+    }
+
+    #[test]
+    fn systemd_without_systemd_is_a_clear_error() {
+        if Path::new("/run/systemd/system").exists() {
+            return;
+        }
+        let e = Cgroup::open(Path::new("system.slice:oxrun:x"), "x", true)
+            .err()
+            .unwrap();
+        assert!(matches!(e, CgroupError::NoSystemd), "{e}");
+    }
+}
