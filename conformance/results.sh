@@ -21,8 +21,13 @@ run() { # NAME RUNTIME VERSION
 }
 run runc "$(command -v runc)" "$(runc --version | head -1)"
 run crun "$PWD/conformance/scripts/crun-hybrid" "$(crun --version | head -1)"
+oxrun="$CARGO_TARGET_DIR/debug/oxrun"
 if cargo build -q -p oxrun 2>"$tmp/oxrun-build.err"; then
-  run oxrun "$CARGO_TARGET_DIR/debug/oxrun" "oxrun $(git log -1 --format=%h -- runtime/) (workspace)"
+  run oxrun "$oxrun" "oxrun $(git log -1 --format=%h -- runtime/) (workspace)"
+elif [ -x "$oxrun" ]; then
+  # runtime/ is being edited and does not compile right now: say so, and use
+  # the binary of the last build that did.
+  run oxrun "$oxrun" "oxrun: the working tree did not build ($(tail -1 "$tmp/oxrun-build.err")); binary of $(date -u -r "$oxrun" +%H:%MZ)"
 else
   versions+=("- oxrun: did not build: $(tail -1 "$tmp/oxrun-build.err")")
 fi
