@@ -100,7 +100,7 @@ pub fn write_patched(
     std::fs::write(&inner, &config).map_err(io("write", &inner))?;
 
     let obj = host.as_object_mut().map(std::mem::take).unwrap_or_default();
-    let mut facts = host_facts(spec);
+    let mut facts = host_facts(spec, dir);
     if let Some(f) = facts.as_object_mut() {
         f.extend(obj);
     }
@@ -113,7 +113,7 @@ fn dev_ino(p: &Path) -> Option<Value> {
     std::fs::metadata(p).ok().map(|m| json!([m.dev(), m.ino()]))
 }
 
-fn host_facts(spec: &Spec) -> Value {
+fn host_facts(spec: &Spec, bundle: &Path) -> Value {
     let mut ns = serde_json::Map::new();
     for n in ["pid", "net", "mnt", "ipc", "uts", "user", "cgroup", "time"] {
         if let Ok(m) = std::fs::metadata(format!("/proc/self/ns/{n}")) {
@@ -136,7 +136,8 @@ fn host_facts(spec: &Spec) -> Value {
         let is_bind =
             m.typ().as_deref() == Some("bind") || opts.iter().any(|o| o == "bind" || o == "rbind");
         if let (true, Some(src)) = (is_bind, m.source()) {
-            if let Some(v) = dev_ino(src) {
+            // Relative bind sources are relative to the bundle (config.md).
+            if let Some(v) = dev_ino(&bundle.join(src)) {
                 binds.insert(m.destination().display().to_string(), v);
             }
         }

@@ -16,6 +16,7 @@ pub fn tests() -> Vec<Test> {
         test("mounts", "bind-rw", bind_rw),
         test("mounts", "bind-ro", bind_ro),
         test("mounts", "bind-file", bind_file),
+        test("mounts", "bind-relative-source", bind_relative),
         test("mounts", "bind-recursive", bind_recursive),
         test("mounts", "bind-rprivate", bind_private),
         test("mounts", "bind-rshared", bind_shared),
@@ -142,6 +143,18 @@ fn bind_recursive(ctx: &mut Ctx) -> TestResult {
     check_with(ctx, &["mounts", "asserts"], asserts, |s| {
         mounts(s).push(mount("/oc-rbind", "bind", &src, &["rbind", "ro"]));
         mounts(s).push(mount("/oc-bind", "bind", &src, &["bind", "ro"]));
+    })
+}
+
+/// "Path values for bind mounts are either absolute or relative to the bundle."
+fn bind_relative(ctx: &mut Ctx) -> TestResult {
+    // host_dir is bundles/bindsrc; the bundle is bundles/bundle.
+    host_dir(ctx)?;
+    let asserts = json!({"asserts": [
+        {"kind": "content", "path": "/oc-bind/hello", "content": "hello from the host\n"},
+    ]});
+    check_with(ctx, &["mounts", "asserts"], asserts, |s| {
+        mounts(s).push(mount("/oc-bind", "bind", "../bindsrc", &["rbind", "ro"]));
     })
 }
 
