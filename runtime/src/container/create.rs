@@ -104,6 +104,18 @@ fn setup(
         .map_err(io_err("opening exec fifo"))?
         .into();
 
+    // init → `start`: a startContainer hook's failure, or EOF once init has
+    // exec'd (the fd is close-on-exec) so `start` returns after the exec.
+    let reply_path = dir.join(super::REPLY_FIFO);
+    nix::unistd::mkfifo(&reply_path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(|e| io_err("creating start fifo")(e.into()))?;
+    let reply: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&reply_path)
+        .map_err(io_err("opening start fifo"))?
+        .into();
+
     let cg_path = cgroups::resolve(
         spec.linux()
             .as_ref()
@@ -122,6 +134,7 @@ fn setup(
         bundle,
         rootfs,
         fifo: &fifo,
+        reply: &reply,
         console: console.as_ref(),
         no_pivot: o.no_pivot,
         preserve_fds: o.preserve_fds,
@@ -139,6 +152,7 @@ fn setup(
     };
     let pid = process::launch(&launch, Some(cg), &mut on_hooks)?;
     drop(fifo);
+    drop(reply);
 
     let state = State {
         id: o.id.clone(),

@@ -155,6 +155,7 @@ impl Container {
 }
 
 pub const FIFO: &str = "exec.fifo";
+pub const REPLY_FIFO: &str = "start.fifo";
 
 pub fn status_of(dir: &Path, st: &State) -> Status {
     match state::live_start_time(st.pid) {

@@ -3,7 +3,8 @@
 use super::state::{hook_state, Status};
 use super::{io_err, Container, ContainerError};
 use crate::hooks;
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 
 pub fn start(c: &Container) -> Result<(), ContainerError> {
@@ -43,9 +44,32 @@ pub fn start(c: &Container) -> Result<(), ContainerError> {
             }
             _ => io_err("opening exec fifo")(e),
         })?;
+    // Opened before init is released, so that we see everything it writes;
+    // EOF comes when init's end closes at exec (or at its death).
+    let reply_path = c.dir.join(super::REPLY_FIFO);
+    let mut reply = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&reply_path)
+        .map_err(io_err("opening start fifo"))?;
+    nix::fcntl::fcntl(
+        reply.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    )
+    .map_err(|e| io_err("start fifo")(e.into()))?;
     f.write_all(b"0").map_err(io_err("writing exec fifo"))?;
     drop(f);
-    std::fs::remove_file(&fifo).map_err(io_err("removing exec fifo"))?;
+    let mut why = String::new();
+    reply
+        .read_to_string(&mut why)
+        .map_err(io_err("reading start fifo"))?;
+    let _ = std::fs::remove_file(&fifo);
+    let _ = std::fs::remove_file(&reply_path);
+    if !why.is_empty() {
+        return Err(ContainerError::Other(format!(
+            "unable to start container process: {why}"
+        )));
+    }
 
     if let Some(h) = c
         .state

@@ -42,7 +42,9 @@ pub fn stage1(l: &Launch, plan: &Plan, chan: Channel) -> ! {
         // the container's cgroup; the others need not wait. Without a user
         // namespace they are made while the parent writes cgroup.procs (a
         // slow write on cgroup v1).
-        let rest = plan.new & !CloneFlags::CLONE_NEWCGROUP;
+        // Raw bits: CLONE_NEWTIME is not a flag nix knows, and `!` on
+        // bitflags would drop it.
+        let rest = CloneFlags::from_bits_retain(plan.new.bits() & !libc::CLONE_NEWCGROUP);
         if !plan.new_user {
             plan.unshare(rest).map_err(|e| e.to_string())?;
         }
@@ -141,7 +143,6 @@ fn init_inner(l: &Launch, plan: &Plan, chan: &Channel) -> Result<Never, String> 
     if process.and_then(|p| p.terminal()).unwrap_or(false) {
         setup_console(l, process)?;
     }
-    rootfs.finalize().map_err(|e| e.to_string())?;
 
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| format!("sethostname: {e}"))?;
@@ -155,7 +156,10 @@ fn init_inner(l: &Launch, plan: &Plan, chan: &Channel) -> Result<Never, String> 
             ));
         }
     }
+    // As runc: sysctls before the read-only and masked paths (which
+    // usually include /proc/sys).
     write_sysctls(spec)?;
+    rootfs.finalize().map_err(|e| e.to_string())?;
     if new_ns(spec, LinuxNamespaceType::Network) {
         namespaces::loopback_up().map_err(|e| format!("bringing up lo: {e}"))?;
     }
@@ -183,19 +187,23 @@ fn init_inner(l: &Launch, plan: &Plan, chan: &Channel) -> Result<Never, String> 
     if let Some(h) = hooks.start_container() {
         let st = hook_state(spec, l.id, "created", host_pid, l.bundle);
         if let Err(e) = hooks::run("startContainer", h, &st) {
-            eprintln!("{e}");
-            unsafe { libc::_exit(1) }
+            start_failed(l, &e.to_string(), 1);
         }
     }
     if let Some(sc) = &seccomp {
         if let Err(e) = sc.install_at(seccomp::Stage::BeforeExec, host_pid, seccomp_state) {
-            eprintln!("seccomp: {e}");
-            unsafe { libc::_exit(1) }
+            start_failed(l, &format!("seccomp: {e}"), 1);
         }
     }
     let err = nix::unistd::execve(&exec.path, &exec.args, &exec.env).unwrap_err();
-    eprintln!("exec {:?} failed: {err}", exec.path);
-    unsafe { libc::_exit(127) }
+    start_failed(l, &format!("exec {:?} failed: {err}", exec.path), 127)
+}
+
+/// After `start` released us: tell it why the process will not run, and go.
+fn start_failed(l: &Launch, msg: &str, code: i32) -> ! {
+    let _ = nix::unistd::write(l.reply, msg.as_bytes());
+    eprintln!("{msg}");
+    unsafe { libc::_exit(code) }
 }
 
 /// Blocks until `start` writes the byte into the exec fifo.

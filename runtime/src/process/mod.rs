@@ -58,6 +58,9 @@ pub struct Launch<'a> {
     pub rootfs: &'a Path,
     /// The exec fifo, opened O_RDWR; init blocks reading it until `start`.
     pub fifo: &'a OwnedFd,
+    /// The start fifo, O_RDWR: init writes why it could not exec, and its
+    /// closing at exec tells `start` that the process runs.
+    pub reply: &'a OwnedFd,
     /// A connected console socket when `process.terminal` is set.
     pub console: Option<&'a OwnedFd>,
     pub no_pivot: bool,

@@ -3,6 +3,7 @@
 //!
 //! `prepare` (before the createRuntime hooks) → `pivot` → `finalize`.
 
+mod copy;
 pub mod devices;
 pub mod mount;
 pub mod paths;

@@ -6,7 +6,7 @@ use super::RootfsError;
 use crate::sys;
 use nix::mount::MsFlags;
 use oci_spec::runtime::Mount;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 /// What a mount's `options` array means.
@@ -202,6 +202,22 @@ pub fn mount_entry(
         .as_ref()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| typ.clone());
+    // For tmpcopyup: the directory under the mount point, still readable
+    // through this fd once the tmpfs covers it.
+    let under = if opts.tmpcopyup && typ == "tmpfs" {
+        Some(
+            sys::openat2(
+                target.as_fd(),
+                Path::new("."),
+                libc::O_DIRECTORY | libc::O_RDONLY,
+                0,
+                0,
+            )
+            .map_err(|e| mnt_err(dest, e))?,
+        )
+    } else {
+        None
+    };
     let data = opts.data.join(",");
     let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let res = mount_raw(
@@ -236,13 +252,11 @@ pub fn mount_entry(
         }
         Err(e) => return Err(mnt_err(dest, e)),
     }
-    if opts.tmpcopyup && typ == "tmpfs" {
-        // The tmpfs hides what the image had there; copying it up is a
-        // docker-ism that runc supports. Not needed for the common cases.
-        crate::log::warn(&format!(
-            "tmpcopyup on {} is not supported yet; ignored",
-            dest.display()
-        ));
+    if let Some(under) = under {
+        let top = paths::open(root, dest, libc::O_DIRECTORY | libc::O_RDONLY)
+            .map_err(|e| mnt_err(dest, e))?;
+        super::copy::copy_tree(under.as_raw_fd(), top.as_raw_fd(), 0)
+            .map_err(|e| mnt_err(dest, std::io::Error::other(format!("tmpcopyup: {e}"))))?;
     }
     after_mount(root, dest, &opts)
 }
