@@ -88,6 +88,14 @@ pub fn launch(
     drop(child);
     let mut init_pid = None;
     let res = drive(l, &plan, &parent, stage1, &mut init_pid, cgroup, on_hooks);
+    if res.is_err() {
+        // Stage 1 may be blocked waiting for our Ack (the cgroup or its
+        // limits could not be set up): it would never exit by itself.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(stage1),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
     // Stage 1 always exits after cloning init: reap it.
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage1), None);
     match res {
