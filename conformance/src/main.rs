@@ -186,6 +186,14 @@ fn main() -> Result<()> {
                 })
                 .filter(|t| !excludes.iter().any(|f| t.name.contains(f.as_str())))
                 .collect();
+            // Absolute: bundles, hook paths and bind sources are passed on as is.
+            let keep = match keep {
+                Some(k) => {
+                    std::fs::create_dir_all(&k)?;
+                    Some(std::fs::canonicalize(&k)?)
+                }
+                None => None,
+            };
             let opts = harness::Options {
                 runtime,
                 checker,
