@@ -561,10 +561,8 @@ fn concurrent_creates_of_one_id() {
             // state. The issue asks oxrun for a per-container lock.
             assert!(winners.len() <= 1, "[runc] {outs:#?}");
             let _ = rt.run(&["delete", "--force", &id]);
-            // Its failed creates can leave an empty cgroup behind.
-            for c in cgroups_named(&id) {
-                let _ = fs::remove_dir(c);
-            }
+            // Its failed creates can leave a cgroup (and a `runc init`) behind.
+            remove_cgroups_named(&id);
             return;
         }
         assert_eq!(winners.len(), 1, "[{}] {outs:#?}", rt.name);

@@ -765,6 +765,22 @@ pub fn assert_nothing_left(rt: &Runtime, bundle: &Bundle, id: &str) {
     );
 }
 
+/// Removes the cgroups named `id` that a failed runtime left behind: kills
+/// what is still in them (processes our test started), then retries rmdir
+/// until the dying processes have left.
+pub fn remove_cgroups_named(id: &str) {
+    for c in cgroups_named(id) {
+        let procs = fs::read_to_string(c.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            // SAFETY: plain kill(2) of a container process our test created.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        poll(Duration::from_secs(5), || {
+            fs::remove_dir(&c).is_ok() || !c.exists()
+        });
+    }
+}
+
 /// Cgroup directories named `id` (at depth 1 or 2 under any v1 hierarchy or
 /// under the v2 root): where runtimes put a container without cgroupsPath.
 pub fn cgroups_named(id: &str) -> Vec<PathBuf> {
