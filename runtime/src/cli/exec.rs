@@ -146,12 +146,7 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<i32> {
                 .into(),
         ),
         None if terminal && !a.detach => {
-            let (x, y) = nix::sys::socket::socketpair(
-                nix::sys::socket::AddressFamily::Unix,
-                nix::sys::socket::SockType::Stream,
-                None,
-                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-            )?;
+            let (x, y) = crate::process::console::local_pair()?;
             ours = Some(x);
             Some(y)
         }

@@ -28,12 +28,7 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<i32> {
     let mut ours = None;
     let mut theirs = None;
     if spec_terminal && !a.detach && opts.console_socket.is_none() {
-        let (x, y) = nix::sys::socket::socketpair(
-            nix::sys::socket::AddressFamily::Unix,
-            nix::sys::socket::SockType::Stream,
-            None,
-            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-        )?;
+        let (x, y) = console::local_pair()?;
         ours = Some(x);
         theirs = Some(y);
     }

@@ -6,6 +6,18 @@ use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, Ms
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
+/// For `run` and `exec` in the foreground with a terminal: we are the
+/// console socket's other end, and receive the pty master ourselves.
+pub fn local_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    Ok(socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?)
+}
+
 /// Sends `fd` with `name` as the payload (runc sends the pty's name).
 pub fn send_fd(sock: BorrowedFd, name: &str, fd: BorrowedFd) -> io::Result<()> {
     let iov = [IoSlice::new(name.as_bytes())];
