@@ -8,6 +8,7 @@ pub mod caps;
 pub mod cgroups;
 pub mod cli;
 pub mod container;
+pub mod features;
 pub mod hooks;
 pub mod log;
 pub mod namespaces;

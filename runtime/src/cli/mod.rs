@@ -5,6 +5,7 @@ mod create;
 mod delete;
 mod events;
 mod exec;
+mod features;
 mod kill;
 mod list;
 mod pause;
@@ -87,6 +88,8 @@ enum Command {
     Delete(delete::Args),
     /// List containers.
     List(list::Args),
+    /// Print the features this runtime supports (runtime-spec features.md).
+    Features(features::Args),
     /// Run a new process inside a running container.
     Exec(Box<exec::Args>),
     /// Suspend all processes of a container (freezer).
@@ -119,6 +122,7 @@ pub fn main() -> i32 {
         Command::Kill(a) => kill::run(a, g),
         Command::Delete(a) => delete::run(a, g),
         Command::List(a) => list::run(a, g),
+        Command::Features(a) => features::run(a, g),
         Command::Exec(a) => exec::run(*a, g),
         Command::Pause(a) => pause::run(a, g),
         Command::Resume(a) => resume::run(a, g),

@@ -120,7 +120,7 @@ fn permissive(ret: u32) -> bool {
     matches!(ret & 0xffff_0000, RET_ALLOW | RET_LOG)
 }
 
-fn flag_bit(f: Flag) -> u32 {
+pub fn flag_bit(f: Flag) -> u32 {
     match f {
         Flag::SeccompFilterFlagTsync => FLAG_TSYNC,
         Flag::SeccompFilterFlagLog => FLAG_LOG,
