@@ -11,6 +11,7 @@ pub mod container;
 pub mod features;
 pub mod hooks;
 pub mod log;
+pub mod lsm;
 pub mod namespaces;
 pub mod process;
 pub mod rlimits;

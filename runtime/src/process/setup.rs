@@ -98,6 +98,8 @@ pub fn prepare_process(p: &Process) -> Result<Exec, String> {
         _ => return Err(format!("cwd {:?} is outside the container's root", p.cwd())),
     }
 
+    crate::lsm::apply(p).map_err(|e| e.to_string())?;
+
     let mut env: Vec<String> = p.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!(
