@@ -479,6 +479,51 @@ fn sysctl_write_through_a_mount_over_proc_sys_is_refused() {
     });
 }
 
+#[test]
+fn proc_replaced_by_a_host_directory_gets_no_runtime_writes() {
+    // The same class with /proc itself: the config mounts a host directory
+    // (laid out like procfs, plain files) at /proc instead of a procfs. The
+    // runtime's procfs writes (sysctl, oom_score_adj) must not land in it.
+    each(|rt| {
+        let victim = TempDir::new("fakeproc");
+        let files = [
+            "sys/net/ipv4/ip_forward",
+            "self/oom_score_adj",
+            "1/oom_score_adj",
+        ];
+        for f in files {
+            let p = victim.path().join(f);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, "0\n").unwrap();
+        }
+        let mut b = Bundle::sh("true");
+        for m in b.config["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/proc" {
+                *m = json!({"destination": "/proc", "type": "bind",
+                            "source": victim.path(), "options": ["rbind", "rw"]});
+            }
+        }
+        b.linux()["maskedPaths"] = json!([]);
+        b.linux()["readonlyPaths"] = json!([]);
+        b.linux()["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        b.process()["oomScoreAdj"] = json!(100);
+        let id = rt.id("fakeproc");
+        let out = rt.run_bundle(&b, &id);
+        let changed: Vec<&str> = files
+            .iter()
+            .copied()
+            .filter(|f| fs::read_to_string(victim.path().join(f)).unwrap() != "0\n")
+            .collect();
+        assert!(
+            changed.is_empty(),
+            "[{}] the runtime wrote {changed:?} into the fake /proc: {out:?}",
+            rt.name
+        );
+        assert_nothing_left(rt, &b, &id);
+        out.status != 0
+    });
+}
+
 // ---------------------------------------------------------------------------
 // CVE-2021-30465 / CVE-2024-45310: mount destinations through symlinks
 // ---------------------------------------------------------------------------
