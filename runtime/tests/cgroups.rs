@@ -275,6 +275,9 @@ fn pause_freezes_and_resume_thaws() {
         let resume_running = rt.run(&["resume", &id]);
         rt.run(&["pause", &id]).ok();
         let paused = rt.status(&id);
+        let listed: Value =
+            serde_json::from_str(&rt.run(&["list", "--format", "json"]).stdout).unwrap();
+        let listed = listed[0]["status"].clone();
         let freezer = read_host("freezer", &id, "freezer.state");
         let a = count();
         std::thread::sleep(Duration::from_millis(400));
@@ -287,6 +290,7 @@ fn pause_freezes_and_resume_thaws() {
         finish(rt, &b, &id);
         (
             paused,
+            listed,
             freezer,
             frozen,
             resumed,
@@ -339,9 +343,14 @@ fn update_changes_live_limits_and_only_the_given_fields() {
         seen.push(snap());
         rt.run(&["kill", &id, "KILL"]).ok();
         rt.wait_status(&id, "stopped");
-        let stopped = rt.run(&["update", "--memory", "16m", &id]);
+        let stopped = [
+            rt.run(&["update", "--memory", "16m", &id]),
+            rt.run(&["pause", &id]),
+            rt.run(&["resume", &id]),
+        ]
+        .map(|o| (o.status != 0, o.stderr.contains("container not")));
         finish(rt, &b, &id);
-        (seen, bad, stopped.status != 0)
+        (seen, bad, stopped)
     });
 }
 

@@ -106,6 +106,42 @@ pub fn resolve(spec_path: Option<&Path>, id: &str, systemd: bool) -> Result<Path
     }
 }
 
+/// Where systemd puts the unit of `slice:prefix:name` (below the v2 root):
+/// the slice expanded (`a-b.slice` → `a.slice/a-b.slice`), then
+/// `prefix-name.scope` (or `name` itself when it is a slice). libcgroups
+/// keeps its path private; we need it for the device filter, OOM events and
+/// cpuset stats.
+fn systemd_unit_dir(path: &Path) -> Option<PathBuf> {
+    let s = path.to_str()?;
+    let mut parts = s.splitn(3, ':');
+    let (slice, prefix, name) = (parts.next()?, parts.next()?, parts.next()?);
+    let slice = if slice.is_empty() {
+        "system.slice"
+    } else {
+        slice
+    };
+    let base = slice.strip_suffix(".slice")?;
+    let mut dir = PathBuf::new();
+    if base != "-" {
+        let mut acc = String::new();
+        for part in base.split('-') {
+            if !acc.is_empty() {
+                acc.push('-');
+            }
+            acc.push_str(part);
+            dir.push(format!("{acc}.slice"));
+        }
+    }
+    if name.ends_with(".slice") {
+        dir.push(name);
+    } else if prefix.is_empty() {
+        dir.push(format!("{name}.scope"));
+    } else {
+        dir.push(format!("{prefix}-{name}.scope"));
+    }
+    Some(dir)
+}
+
 /// The v2 mount of a hybrid host, when it (not v1) holds hugetlb.
 fn hybrid_hugetlb_root() -> Option<PathBuf> {
     let mounts = mount::host_cgroup_mounts();
@@ -239,8 +275,9 @@ impl Cgroup {
                 .find(|m| m.fstype == "cgroup" && m.super_opts.split(',').any(|o| o == ctrl))
                 .map(|m| under(&m.mountpoint, &self.path)),
             AnyCgroupManager::V2(_) => Some(under(&self.v2_root, &self.path)),
-            // The unit's cgroup is systemd's to place.
-            AnyCgroupManager::Systemd(_) => None,
+            AnyCgroupManager::Systemd(_) => {
+                systemd_unit_dir(&self.path).map(|rel| Path::new(ROOT).join(rel))
+            }
         }
     }
 
@@ -284,6 +321,32 @@ impl Cgroup {
             if huge.hugepage_limits().is_some() {
                 m.apply(&opt(&huge)).map_err(|e| self.apply_err(e))?;
             }
+        }
+        Ok(())
+    }
+
+    /// `memory.checkBeforeUpdate` (v2): a new memory limit below the current
+    /// usage is refused, instead of the kernel reclaiming or OOM-killing to
+    /// get under it. (v1 refuses such a limit by itself: EBUSY.)
+    pub fn check_before_update(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        let Some(m) = r.memory().as_ref() else {
+            return Ok(());
+        };
+        let limit = match m.limit() {
+            Some(l) if l > 0 && m.check_before_update() == Some(true) && self.is_v2() => l,
+            _ => return Ok(()),
+        };
+        let Some(dir) = self.controller_dir("memory") else {
+            return Ok(());
+        };
+        let usage: i64 = std::fs::read_to_string(dir.join("memory.current"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        if usage > limit {
+            return Err(CgroupError::Invalid(format!(
+                "unable to set memory limit to {limit} (current usage: {usage})"
+            )));
         }
         Ok(())
     }
@@ -554,6 +617,25 @@ mod tests {
         r.unwrap();
         removed.unwrap();
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn systemd_unit_paths() {
+        let d = |s: &str| systemd_unit_dir(Path::new(s)).map(|p| p.display().to_string());
+        assert_eq!(
+            d("system.slice:docker:abc").as_deref(),
+            Some("system.slice/docker-abc.scope")
+        );
+        assert_eq!(
+            d("machine-kube-pod1.slice:cri:c1").as_deref(),
+            Some("machine.slice/machine-kube.slice/machine-kube-pod1.slice/cri-c1.scope")
+        );
+        assert_eq!(
+            d(":oxrun:c1").as_deref(),
+            Some("system.slice/oxrun-c1.scope")
+        );
+        assert_eq!(d("-.slice::c1").as_deref(), Some("c1.scope"));
+        assert_eq!(d("nonsense"), None);
     }
 
     #[test]

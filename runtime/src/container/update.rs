@@ -21,6 +21,7 @@ pub fn update(c: &mut Container, patch: &Value) -> Result<(), ContainerError> {
         .unwrap_or_default();
     let merged = resources::merge(&current, patch)?;
     let cg = c.cgroup()?;
+    cg.check_before_update(&merged)?;
     // Device rules are not re-applied: runc's update leaves them alone, and
     // rewriting them on v1 would briefly deny devices to a live container.
     let live = |r: &oci_spec::runtime::LinuxResources| {
