@@ -766,3 +766,38 @@ fn exec_as_non_root_gets_no_inheritable_caps() {
         (u, r, c, s)
     });
 }
+
+// ---------------------------------------------------------------------------
+// --user names looked up through an image symlink
+// ---------------------------------------------------------------------------
+
+#[test]
+fn exec_user_name_is_never_looked_up_on_the_host() {
+    // The image's /etc/passwd and /etc/group are symlinks to host files that
+    // name a user the container does not have: `exec --user name` must not
+    // read them (runc 1.1.5 takes numbers only and refuses any name).
+    each(|rt| {
+        let host = TempDir::new("hostpasswd");
+        fs::write(
+            host.path().join("passwd"),
+            "hostonly:x:4321:4321::/:/bin/sh\n",
+        )
+        .unwrap();
+        fs::write(host.path().join("group"), "hostgrp:x:4321:\n").unwrap();
+        let b = Bundle::new(&["sleep", "1000"]);
+        for f in ["passwd", "group"] {
+            let p = b.rootfs().join("etc").join(f);
+            fs::remove_file(&p).unwrap();
+            symlink(host.path().join(f), &p).unwrap();
+        }
+        let (id, _) = start_container(rt, &b, "pwlink");
+        let by_name = exec_in(rt, &id, &["--user", "hostonly"], &["id", "-u"]);
+        let by_group = exec_in(rt, &id, &["--user", "1000:hostgrp"], &["id", "-g"]);
+        rt.run(&["delete", "--force", &id]).ok();
+        for out in [&by_name, &by_group] {
+            assert_ne!(out.status, 0, "[{}] {out:?}", rt.name);
+            assert!(!out.stdout.contains("4321"), "[{}] {out:?}", rt.name);
+        }
+        assert_nothing_left(rt, &b, &id);
+    });
+}
