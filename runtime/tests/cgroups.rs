@@ -431,6 +431,34 @@ fn events_stats_numbers_move_with_the_workload() {
     });
 }
 
+/// Device rules apply in the order given: a later deny narrows an earlier
+/// allow (v1 devices controller here).
+#[test]
+fn device_rules_in_order() {
+    each(|rt| {
+        let id = rt.id("cg-dev");
+        let mut b = bundle(
+            &id,
+            "(exec 3</dev/fuse) 2>/dev/null && echo r-ok; \
+             (exec 4>/dev/fuse) 2>/dev/null && echo w-ok; \
+             (exec 5</dev/null) 2>/dev/null && echo null-ok; echo end",
+            json!({"devices": [
+                {"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"},
+                {"allow": false, "type": "c", "major": 10, "minor": 229, "access": "w"}
+            ]}),
+        );
+        b.linux()["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10,
+                                        "minor": 229, "fileMode": 438, "uid": 0, "gid": 0}]);
+        let out = rt.run_bundle(&b, &id);
+        out.ok();
+        rt.run(&["delete", "--force", &id]).ok();
+        assert_nothing_left(rt, &b, &id);
+        assert_eq!(out.stdout, "r-ok\nnull-ok\nend\n", "[{}]", rt.name);
+        out.stdout
+    });
+}
+
 #[test]
 fn bad_resources_fail_create_and_leave_nothing() {
     each(|rt| {
