@@ -130,6 +130,55 @@ fn exec_joins_every_namespace_and_the_cgroup() {
 }
 
 #[test]
+fn exec_joins_the_user_namespace() {
+    // A user namespace (0 -> 100000): the exec'd process is in it, mapped,
+    // and unprivileged on the host.
+    each(|rt| {
+        let mut b = sleeper();
+        b.linux()["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        b.linux()["uidMappings"] = map.clone();
+        b.linux()["gidMappings"] = map;
+        // sysfs cannot be mounted without a network namespace owned by the
+        // user namespace on every kernel: leave it out.
+        b.config["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["destination"] != "/sys");
+        let (id, init) = start_container(rt, &b, "exuserns");
+        let pid_file = rt.scratch().join(format!("{id}.exec.pid"));
+        let out = exec_in(
+            rt,
+            &id,
+            &["--detach", "--pid-file", pid_file.to_str().unwrap()],
+            &["sleep", "100"],
+        );
+        out.ok();
+        let p: i32 = wait_file(&pid_file).trim().parse().unwrap();
+        let ns = |pid: i32, k: &str| fs::read_link(format!("/proc/{pid}/ns/{k}")).unwrap();
+        for k in ["user", "mnt", "pid", "net", "ipc", "uts"] {
+            assert_eq!(ns(p, k), ns(init, k), "[{}] {k}", rt.name);
+        }
+        assert_ne!(ns(p, "user").to_string_lossy(), host_ns("user"));
+        let st = parse_status(&fs::read_to_string(format!("/proc/{p}/status")).unwrap());
+        // As seen from the host: uid 100000.
+        assert_eq!(st["Uid"], "100000\t100000\t100000\t100000", "[{}]", rt.name);
+        let map = fs::read_to_string(format!("/proc/{p}/uid_map")).unwrap();
+        let inside = exec_in(rt, &id, &[], &["id", "-u"]);
+        rt.run(&["delete", "--force", &id]).ok();
+        wait_pid_gone(p);
+        assert_nothing_left(rt, &b, &id);
+        (
+            map.split_whitespace().collect::<Vec<_>>().join(" "),
+            inside.stdout,
+        )
+    });
+}
+
+#[test]
 fn exec_process_file_detached_with_pid_file_like_containerd() {
     each(|rt| {
         let b = sleeper();
