@@ -431,6 +431,42 @@ fn events_stats_numbers_move_with_the_workload() {
     });
 }
 
+/// An `exec`'d process joins the container's cgroup (and so its limits):
+/// every controller, `ps` lists it, the pids controller counts it.
+#[test]
+fn exec_joins_the_cgroup_and_its_limits() {
+    each(|rt| {
+        let id = rt.id("cg-exec");
+        let b = bundle(&id, "sleep 1000", json!({"pids": {"limit": 50}}));
+        run_detached(rt, &b, &id).ok();
+        let pid_file = b.path().join("exec.pid");
+        rt.run(&[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+            "sleep",
+            "1000",
+        ])
+        .ok();
+        let pid: i32 = wait_file(&pid_file).trim().parse().unwrap();
+        let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        let joined: Vec<bool> = ["memory", "pids", "cpu", "freezer"]
+            .iter()
+            .map(|c| {
+                cg.lines()
+                    .any(|l| l.split(':').nth(1) == Some(c) && l.ends_with(&format!(":/{id}")))
+            })
+            .collect();
+        let ps = rt.run(&["ps", "--format", "json", &id]);
+        let listed: Vec<i32> = serde_json::from_str(ps.stdout.trim()).unwrap_or_default();
+        let counted = read_host("pids", &id, "pids.current");
+        finish(rt, &b, &id);
+        (joined, listed.contains(&pid), listed.len(), counted)
+    });
+}
+
 /// Device rules apply in the order given: a later deny narrows an earlier
 /// allow (v1 devices controller here).
 #[test]
