@@ -17,3 +17,19 @@ pub fn resume(c: &Container) -> Result<(), ContainerError> {
     }
     Ok(c.cgroup()?.thaw()?)
 }
+
+/// runc's rule after `kill` of a paused container: a frozen task does not
+/// die until thawed, so SIGKILL thaws the cgroup, and `--all` (which runc
+/// sends inside a freeze/thaw pair) leaves it thawed too. `was` is the
+/// status before the signal. For `kill` to call; not wired yet.
+pub fn thaw_after_kill(
+    c: &Container,
+    was: Status,
+    sig: nix::sys::signal::Signal,
+    all: bool,
+) -> Result<(), ContainerError> {
+    if was == Status::Paused && (all || sig == nix::sys::signal::Signal::SIGKILL) {
+        c.cgroup()?.thaw()?;
+    }
+    Ok(())
+}
