@@ -100,10 +100,19 @@ fn example_bundle_profile_allows_a_shell_and_refuses_unshare() {
     });
 }
 
+/// (operator, value, valueTwo, modes denied, modes allowed).
+type OpCase = (
+    &'static str,
+    u64,
+    u64,
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
 #[test]
 fn argument_operators() {
     // chmod(path, mode): mode is argument 1; ftruncate(fd, length): 1.
-    let cases: &[(&str, u64, u64, &[&str], &[&str])] = &[
+    let cases: &[OpCase] = &[
         ("SCMP_CMP_EQ", 0o700, 0, &["700"], &["755", "600"]),
         ("SCMP_CMP_NE", 0o700, 0, &["755", "600"], &["700"]),
         ("SCMP_CMP_LT", 0o600, 0, &["500", "400"], &["600", "700"]),

@@ -207,6 +207,8 @@ pub fn compile(p: &LinuxSeccomp) -> Result<Program, SeccompError> {
             .or(Some(libc::EPERM as u32))
             .filter(|_| p.default_action() == Act::ScmpActErrno),
     );
+    // Keyed (unconditional?, restrictiveness): iteration order is the
+    // order the groups are chained in.
     let mut groups: BTreeMap<(bool, (i32, u32)), Rules> = BTreeMap::new();
     let mut skipped = Vec::new();
     let mut notify = p.default_action() == Act::ScmpActNotify;
@@ -236,14 +238,11 @@ pub fn compile(p: &LinuxSeccomp) -> Result<Program, SeccompError> {
             let Some(conds) = &conds else {
                 continue; // a condition that can never hold
             };
-            let key = (!conds.is_empty(), restrictiveness(ret));
+            let key = (conds.is_empty(), restrictiveness(ret));
             let entry = groups.entry(key).or_default().entry(nr).or_default();
             entry.extend(conds.iter().cloned());
         }
     }
-    // Conditional groups first (false < true, so flip the key's bool).
-    let mut ordered: Vec<((bool, (i32, u32)), Rules)> = groups.into_iter().collect();
-    ordered.sort_by_key(|((cond, r), _)| (!*cond, *r));
 
     let foreign =
         if permissive(default) || default == RET_USER_NOTIF || default & 0xffff_0000 == RET_TRACE {
@@ -265,7 +264,7 @@ pub fn compile(p: &LinuxSeccomp) -> Result<Program, SeccompError> {
         prog.push(jump(BPF_JGT, max_nr as u32, 0, 1));
         prog.push(ret(RET_ERRNO | libc::ENOSYS as u32));
     }
-    for ((_, (_, real)), rules) in ordered {
+    for ((_, (_, real)), rules) in groups {
         prog.extend(group(rules, real)?);
     }
     prog.push(ret(default));
