@@ -142,6 +142,30 @@ fn systemd_unit_dir(path: &Path) -> Option<PathBuf> {
     Some(dir)
 }
 
+/// Whether the cgroup at `path` is frozen, for `state` and `list`: cheap (no
+/// manager, no D-Bus), v1 freezer first, then v2's `cgroup.freeze`.
+pub fn is_frozen(path: &Path, systemd: bool) -> bool {
+    let v1 = mount::host_cgroup_mounts()
+        .into_iter()
+        .find(|m| m.fstype == "cgroup" && m.super_opts.split(',').any(|o| o == "freezer"));
+    if let Some(m) = v1 {
+        return std::fs::read_to_string(under(&m.mountpoint, path).join("freezer.state"))
+            .map(|s| s.trim() == "FROZEN")
+            .unwrap_or(false);
+    }
+    let dir = if systemd {
+        match systemd_unit_dir(path) {
+            Some(rel) => Path::new(ROOT).join(rel),
+            None => return false,
+        }
+    } else {
+        under(Path::new(ROOT), path)
+    };
+    std::fs::read_to_string(dir.join("cgroup.freeze"))
+        .map(|s| s.trim() == "1")
+        .unwrap_or(false)
+}
+
 /// The v2 mount of a hybrid host, when it (not v1) holds hugetlb.
 fn hybrid_hugetlb_root() -> Option<PathBuf> {
     let mounts = mount::host_cgroup_mounts();
@@ -617,6 +641,27 @@ mod tests {
         r.unwrap();
         removed.unwrap();
         assert!(!dir.exists());
+    }
+
+    /// On a real v1 freezer (an empty cgroup freezes at once).
+    #[test]
+    fn is_frozen_reads_the_freezer() {
+        let fz = Path::new("/sys/fs/cgroup/freezer");
+        if !fz.is_dir() || !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let rel = PathBuf::from(format!("/oxrun-frz-{}", std::process::id()));
+        let dir = under(fz, &rel);
+        if std::fs::create_dir(&dir).is_err() {
+            return;
+        }
+        let a = is_frozen(&rel, false);
+        std::fs::write(dir.join("freezer.state"), "FROZEN").unwrap();
+        let b = is_frozen(&rel, false);
+        std::fs::write(dir.join("freezer.state"), "THAWED").unwrap();
+        let c = is_frozen(&rel, false);
+        std::fs::remove_dir(&dir).unwrap();
+        assert_eq!((a, b, c), (false, true, false));
     }
 
     #[test]
