@@ -648,3 +648,58 @@ fn exec_terminal_flag_combinations_runc_refuses() {
         [no_tty.status, no_sock.status, json_no_sock.status].map(|s| s != 0)
     });
 }
+
+#[test]
+fn exec_gets_the_containers_seccomp_profile() {
+    each(|rt| {
+        let mut b = sleeper();
+        b.linux()["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                          "errnoRet": 1}]
+        });
+        let (id, _) = start_container(rt, &b, "exseccomp");
+        let out = exec_in(
+            rt,
+            &id,
+            &[],
+            &[
+                "sh",
+                "-c",
+                "mkdir /tmp/d 2>&1; grep '^Seccomp:' /proc/self/status",
+            ],
+        );
+        rt.run(&["delete", "--force", &id]).ok();
+        out.ok();
+        assert!(!b.rootfs().join("tmp/d").exists(), "[{}]", rt.name);
+        assert_eq!(
+            out.stdout,
+            "mkdir: can't create directory '/tmp/d': Operation not permitted\nSeccomp:\t2\n",
+            "[{}]",
+            rt.name
+        );
+        out.stdout
+    });
+}
+
+#[test]
+fn exec_process_json_rlimits_and_default_home() {
+    // The process JSON's rlimits apply; without HOME in its env the user's
+    // home from the container's /etc/passwd is set.
+    each(|rt| {
+        let b = sleeper();
+        let (id, _) = start_container(rt, &b, "exrlim");
+        let mut p = process_json(&["sh", "-c", "ulimit -n; ulimit -Hn; echo $HOME"], false);
+        p["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 600, "soft": 512}]);
+        p["env"] = json!([PATH_ENV]);
+        p["user"] = json!({"uid": 1234, "gid": 2345});
+        let pf = rt.scratch().join("rlimit-process.json");
+        fs::write(&pf, p.to_string()).unwrap();
+        let out = exec_in(rt, &id, &["--process", pf.to_str().unwrap()], &[]);
+        rt.run(&["delete", "--force", &id]).ok();
+        out.ok();
+        assert_eq!(out.stdout, "512\n600\n/home/app\n", "[{}]", rt.name);
+        out.stdout
+    });
+}
