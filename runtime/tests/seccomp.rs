@@ -512,3 +512,78 @@ fn bad_profiles_fail_create_and_leave_nothing() {
         });
     }
 }
+
+#[test]
+fn killed_container_process_exits_with_sigsys() {
+    each(|rt| {
+        let mut b = Bundle::new(&["mkdir", "/tmp/k"]);
+        b.linux()["seccomp"] =
+            allow_but(json!([{"names": ["mkdir"], "action": "SCMP_ACT_KILL_PROCESS"}]));
+        let out = rt.run_bundle(&b, &rt.id("sigsys"));
+        assert_eq!(out.status, 128 + libc::SIGSYS, "[{}] {out:#?}", rt.name);
+        out.status
+    });
+}
+
+#[test]
+fn user_namespace_without_no_new_privileges() {
+    // Loaded while init holds CAP_SYS_ADMIN in its user namespace.
+    each(|rt| {
+        let mut b = bundle(
+            "id -u; mkdir /tmp/u 2>&1; echo rc=$?",
+            allow_but(json!([{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 28}])),
+            false,
+        );
+        b.linux()["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        b.linux()["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        b.linux()["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        let out = rt.output(&b);
+        assert_eq!(
+            out, "0\nmkdir: can't create directory '/tmp/u': No space left on device\nrc=1\n",
+            "[{}]",
+            rt.name
+        );
+        out
+    });
+}
+
+#[test]
+fn notify_from_a_user_namespace() {
+    // The agent's socket must be writable by the container's mapped root
+    // (oxrun connects from init, inside the user namespace).
+    each(|rt| {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TempDir::new("agent-userns");
+        let path = dir.path().join("agent.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let handle = agent(listener);
+        let mut b = bundle(
+            "mkdir /tmp/n 2>&1; echo rc=$?",
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path,
+                   "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}),
+            false,
+        );
+        b.linux()["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        b.linux()["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        b.linux()["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        let out = rt.output(&b);
+        let saw = handle
+            .join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("[{}] {e}", rt.name));
+        assert!(saw.answered, "[{}] {saw:#?}", rt.name);
+        assert_eq!(
+            out, "mkdir: can't create directory '/tmp/n': Permission denied\nrc=1\n",
+            "[{}]",
+            rt.name
+        );
+        out
+    });
+}
