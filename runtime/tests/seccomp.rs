@@ -490,6 +490,11 @@ fn bad_profiles_fail_create_and_leave_nothing() {
             "/nonexistent/agent.sock",
         ),
         (
+            "notify as the default action",
+            json!({"defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/nonexistent/agent.sock"}),
+            "default action",
+        ),
+        (
             "notify on write",
             json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/nonexistent/agent.sock",
                    "syscalls": [{"names": ["write"], "action": "SCMP_ACT_NOTIFY"}]}),

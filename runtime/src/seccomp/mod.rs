@@ -38,6 +38,8 @@ pub enum SeccompError {
     TooLarge(usize),
     #[error("SCMP_ACT_NOTIFY is used but listenerPath is not set")]
     NoListener,
+    #[error("SCMP_ACT_NOTIFY cannot be used as default action")]
+    NotifyDefault,
     #[error("listenerMetadata is set but listenerPath is not")]
     MetadataWithoutListener,
     #[error(
@@ -201,6 +203,11 @@ type Rules = BTreeMap<i64, Vec<SeccompRule>>;
 
 /// Compiles a profile. Pure: touches nothing but the kernel flag probes.
 pub fn compile(p: &LinuxSeccomp) -> Result<Program, SeccompError> {
+    // Every syscall init makes after loading would wait on the agent, the
+    // sendmsg handing it the fd first (runc refuses it too).
+    if p.default_action() == Act::ScmpActNotify {
+        return Err(SeccompError::NotifyDefault);
+    }
     let default = action_value(
         p.default_action(),
         p.default_errno_ret()
@@ -211,7 +218,7 @@ pub fn compile(p: &LinuxSeccomp) -> Result<Program, SeccompError> {
     // order the groups are chained in.
     let mut groups: BTreeMap<(bool, (i32, u32)), Rules> = BTreeMap::new();
     let mut skipped = Vec::new();
-    let mut notify = p.default_action() == Act::ScmpActNotify;
+    let mut notify = false;
     let mut max_nr = -1i64;
     for rule in p.syscalls().iter().flatten() {
         let ret = action_value(rule.action(), rule.errno_ret());
@@ -244,23 +251,18 @@ pub fn compile(p: &LinuxSeccomp) -> Result<Program, SeccompError> {
         }
     }
 
-    let foreign =
-        if permissive(default) || default == RET_USER_NOTIF || default & 0xffff_0000 == RET_TRACE {
-            // Syscalls of another ABI cannot be matched against the rules; a
-            // permissive default would let them bypass the denials.
-            RET_ERRNO | libc::ENOSYS as u32
-        } else {
-            default
-        };
+    let foreign = if permissive(default) || default & 0xffff_0000 == RET_TRACE {
+        // Syscalls of another ABI cannot be matched against the rules; a
+        // permissive default would let them bypass the denials.
+        RET_ERRNO | libc::ENOSYS as u32
+    } else {
+        default
+    };
     let mut prog = prelude(foreign);
     // runc's ENOSYS stub: syscalls newer than any the profile names fail
     // with ENOSYS (so that libc falls back, e.g. clone3 to clone) rather
     // than with the default errno.
-    if !permissive(default)
-        && default != RET_ERRNO | libc::ENOSYS as u32
-        && max_nr >= 0
-        && p.default_action() != Act::ScmpActNotify
-    {
+    if !permissive(default) && default != RET_ERRNO | libc::ENOSYS as u32 && max_nr >= 0 {
         prog.push(jump(BPF_JGT, max_nr as u32, 0, 1));
         prog.push(ret(RET_ERRNO | libc::ENOSYS as u32));
     }

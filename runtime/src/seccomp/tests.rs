@@ -228,6 +228,13 @@ fn bad_profiles() {
         compile(&notify_write),
         Err(SeccompError::NotifyOn(_))
     ));
+    let notify_default = profile(serde_json::json!({
+        "defaultAction": "SCMP_ACT_NOTIFY", "listenerPath": "/x"
+    }));
+    assert!(matches!(
+        compile(&notify_default),
+        Err(SeccompError::NotifyDefault)
+    ));
     // Unknown actions and operators are refused by the spec's types.
     for bad in [
         r#"{"defaultAction": "SCMP_ACT_NOPE"}"#,
