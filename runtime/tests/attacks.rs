@@ -235,6 +235,85 @@ fn exe_attack(rt: &Runtime, ptrace: bool) {
     }
 }
 
+/// Exec'd into a created container: the init is still the runtime's binary
+/// waiting for `start`. Reopen /proc/1/exe, then write through the fd once
+/// `start` has made the init exec the user's program.
+const INIT_ATTACKER: &str = r#"
+exec 2>/dev/null
+if command exec 3</proc/1/exe; then
+  if [ /proc/self/fd/3 -ef /bin/busybox ]; then echo NOT-THE-RUNTIME >/tmp/report
+  else echo "GOT $(readlink /proc/self/fd/3)" >/tmp/report; fi
+else
+  echo DENIED >/tmp/report
+fi
+i=0
+while [ $i -lt 500000 ] && [ ! -e /tmp/stop ]; do
+  i=$((i+1))
+  if { printf PWNED >/proc/self/fd/3; }; then echo WROTE >>/tmp/report; break; fi
+done
+echo done >>/tmp/report
+"#;
+
+#[test]
+#[ignore = "oxrun vulnerability (CVE-2019-5736 class): the init waiting for `start` is a dumpable \
+            process of the host binary; exec into the created container, reopen /proc/1/exe, \
+            write after start"]
+fn runtime_binary_cannot_be_overwritten_through_a_waiting_init() {
+    // runc allows exec into a created container; its init then waits for
+    // `start` as the runtime's own binary (runc: a sealed memfd or a
+    // read-only detached bind of itself).
+    each(|rt| {
+        let bin_dir = TempDir::new("bin");
+        let copy = bin_dir.path().join(&rt.name);
+        fs::copy(&rt.bin, &copy).unwrap();
+        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+        let before = file_fingerprint(&copy);
+        let mut crt = Runtime::new(&rt.name);
+        crt.bin = copy.clone();
+        let mut b = Bundle::new(&["sleep", "1000"]);
+        docker_caps(&mut b);
+        let id = crt.id("initexe");
+        crt.create(&b, &id).ok();
+        exec_in(&crt, &id, &["--detach"], &["sh", "-c", INIT_ATTACKER]).ok();
+        let report_path = b.rootfs().join("tmp/report");
+        wait_file(&report_path);
+        // `start` may find its own binary held open for writing (ETXTBSY).
+        let started =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crt.run(&["start", &id])));
+        poll(Duration::from_secs(3), || {
+            fs::read_to_string(&report_path)
+                .unwrap_or_default()
+                .contains("WROTE")
+        });
+        fs::write(b.rootfs().join("tmp/stop"), "").unwrap();
+        poll(POLL_TIMEOUT, || {
+            fs::read_to_string(&report_path)
+                .unwrap_or_default()
+                .contains("done")
+        });
+        let report = fs::read_to_string(&report_path).unwrap_or_default();
+        let after = file_fingerprint(&copy);
+        kill_processes_mentioning(b.path_str());
+        crt.bin = rt.bin.clone();
+        crt.run(&["delete", "--force", &id]);
+        assert_nothing_left(&crt, &b, &id);
+        assert_eq!(
+            before, after,
+            "[{}] the runtime binary was overwritten through the waiting init; \
+             report: {report:?}; start: {started:?}",
+            rt.name
+        );
+        assert!(!report.contains("WROTE"), "[{}] {report:?}", rt.name);
+        let got_host_binary = report.starts_with("GOT")
+            && !(rt.is_runc() && (report.starts_with("GOT /\n") || report.contains("memfd:")));
+        assert!(
+            !got_host_binary,
+            "[{}] the host runtime binary was reopened from inside: {report:?}",
+            rt.name
+        );
+    });
+}
+
 // ---------------------------------------------------------------------------
 // CVE-2024-21626: a leaked fd as cwd
 // ---------------------------------------------------------------------------
