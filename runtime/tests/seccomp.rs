@@ -100,6 +100,27 @@ fn example_bundle_profile_allows_a_shell_and_refuses_unshare() {
     });
 }
 
+/// bundle-examples/seccomp runs as its README row says.
+#[test]
+fn example_bundle_as_is() {
+    each(|rt| {
+        let mut b = Bundle::new(&["true"]);
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../bundle-examples/seccomp/config.json");
+        b.config = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let out = rt.output(&b);
+        assert_eq!(
+            out,
+            "hello from seccomp under a Docker-style seccomp profile\n\
+             mkdir: allowed\n\
+             unshare: refused by the profile (EPERM)\n",
+            "[{}]",
+            rt.name
+        );
+        out
+    });
+}
+
 /// (operator, value, valueTwo, modes denied, modes allowed).
 type OpCase = (
     &'static str,
