@@ -22,5 +22,7 @@ pub fn kill(c: &Container, sig: Signal, all: bool) -> Result<(), ContainerError>
         }
     }
     nix::sys::signal::kill(Pid::from_raw(c.state.pid), sig)
-        .map_err(|e| ContainerError::Other(format!("sending {sig} to container init: {e}")))
+        .map_err(|e| ContainerError::Other(format!("sending {sig} to container init: {e}")))?;
+    // A frozen process cannot act on the signal: thaw it so it dies (runc).
+    super::pause::thaw_after_kill(c, status, sig, all)
 }

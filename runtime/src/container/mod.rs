@@ -160,30 +160,17 @@ pub const REPLY_FIFO: &str = "start.fifo";
 pub fn status_of(dir: &Path, st: &State) -> Status {
     match state::live_start_time(st.pid) {
         Some(t) if t == st.pid_start => {
-            if dir.join(FIFO).exists() {
-                Status::Created
-            } else if is_frozen(&st.cgroup_path) {
+            // Paused first, as runc: a frozen created container is paused.
+            if crate::cgroups::is_frozen(&st.cgroup_path, st.systemd_cgroup) {
                 Status::Paused
+            } else if dir.join(FIFO).exists() {
+                Status::Created
             } else {
                 Status::Running
             }
         }
         _ => Status::Stopped,
     }
-}
-
-fn is_frozen(cgroup: &Path) -> bool {
-    let rel = cgroup.strip_prefix("/").unwrap_or(cgroup);
-    if let Ok(s) = std::fs::read_to_string(
-        Path::new("/sys/fs/cgroup/freezer")
-            .join(rel)
-            .join("freezer.state"),
-    ) {
-        return s.trim() == "FROZEN";
-    }
-    std::fs::read_to_string(Path::new("/sys/fs/cgroup").join(rel).join("cgroup.freeze"))
-        .map(|s| s.trim() == "1")
-        .unwrap_or(false)
 }
 
 /// Every container under `root`, with its status (for `list`).

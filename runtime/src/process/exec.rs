@@ -104,6 +104,13 @@ pub fn launch(l: &ExecLaunch, cgroup: Option<&Cgroup>) -> Result<i32, ProcessErr
             None => return Err(ProcessError::Died),
         }
     })();
+    if res.is_err() {
+        // Stage 1 may still wait for our Ack: it must not outlive the error.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(stage1),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage1), None);
     if res.is_err() {
         if let Some(p) = pid {
