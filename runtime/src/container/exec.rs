@@ -42,6 +42,8 @@ pub fn exec(
         init_pid: c.state.pid,
         console: console.as_ref(),
         preserve_fds,
+        id: &c.state.id,
+        bundle: &c.state.bundle,
     };
     Ok(launch(&l, cg.as_ref())?)
 }

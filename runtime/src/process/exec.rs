@@ -20,6 +20,9 @@ pub struct ExecLaunch<'a> {
     pub init_pid: i32,
     pub console: Option<&'a OwnedFd>,
     pub preserve_fds: u32,
+    /// For the seccomp agent's state: the container's id and bundle.
+    pub id: &'a str,
+    pub bundle: &'a std::path::Path,
 }
 
 const NS_FILES: [(LinuxNamespaceType, &str); 8] = [
@@ -58,6 +61,15 @@ fn open_namespaces(init_pid: i32) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>, 
 /// Starts the process; returns its host pid once it is about to exec.
 pub fn launch(l: &ExecLaunch, cgroup: Option<&Cgroup>) -> Result<i32, ProcessError> {
     let nss = open_namespaces(l.init_pid)?;
+    // Compiled (and the listenerPath, a host path, connected) before anything
+    // joins the container: a bad profile fails here with nothing started.
+    let sc = match l.spec.linux().as_ref().and_then(|x| x.seccomp().as_ref()) {
+        Some(profile) => Some(
+            seccomp::prepare_profile(profile, l.process.no_new_privileges().unwrap_or(false))
+                .map_err(|e| ProcessError::Init(format!("seccomp: {e}")))?,
+        ),
+        None => None,
+    };
     let (parent, child) = Channel::pair().map_err(|e| ProcessError::Io {
         what: "sync socket".into(),
         source: e,
@@ -69,7 +81,7 @@ pub fn launch(l: &ExecLaunch, cgroup: Option<&Cgroup>) -> Result<i32, ProcessErr
     })? {
         nix::unistd::ForkResult::Child => {
             drop(parent);
-            stage1(l, &nss, child)
+            stage1(l, &nss, sc.as_ref(), child)
         }
         nix::unistd::ForkResult::Parent { child } => child.as_raw(),
     };
@@ -129,7 +141,12 @@ fn fail(chan: &Channel, msg: String) -> ! {
     unsafe { libc::_exit(1) }
 }
 
-fn stage1(l: &ExecLaunch, nss: &[(LinuxNamespaceType, OwnedFd)], chan: Channel) -> ! {
+fn stage1(
+    l: &ExecLaunch,
+    nss: &[(LinuxNamespaceType, OwnedFd)],
+    sc: Option<&seccomp::Prepared>,
+    chan: Channel,
+) -> ! {
     let r = (|| -> Result<(), String> {
         // Until it execs the user's program this process is the runtime's
         // binary inside the container: not dumpable, so no process there can
@@ -153,7 +170,7 @@ fn stage1(l: &ExecLaunch, nss: &[(LinuxNamespaceType, OwnedFd)], chan: Channel) 
                     .try_clone()
                     .unwrap_or_else(|_| unsafe { libc::_exit(1) }),
             );
-            match process(l, &c) {
+            match process(l, sc, &c) {
                 Ok(never) => match never {},
                 Err(e) => fail(&c, e),
             }
@@ -168,13 +185,20 @@ fn stage1(l: &ExecLaunch, nss: &[(LinuxNamespaceType, OwnedFd)], chan: Channel) 
 
 enum Never {}
 
-fn process(l: &ExecLaunch, chan: &Channel) -> Result<Never, String> {
+fn process(
+    l: &ExecLaunch,
+    sc: Option<&seccomp::Prepared>,
+    chan: &Channel,
+) -> Result<Never, String> {
     reset_signals();
     sys::cloexec_from(3 + l.preserve_fds).map_err(|e| format!("close_range: {e}"))?;
-    match chan.recv() {
-        Ok(Some(Msg::Go { .. })) => {}
+    let host_pid = match chan.recv() {
+        Ok(Some(Msg::Go { host_pid })) => host_pid,
         other => return Err(format!("waiting to go: {other:?}")),
-    }
+    };
+    let state = |status: &str| {
+        crate::container::state::hook_state(l.spec, l.id, status, host_pid, l.bundle)
+    };
     if l.process.terminal().unwrap_or(false) {
         nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
         let sock = l
@@ -190,11 +214,15 @@ fn process(l: &ExecLaunch, chan: &Channel) -> Result<Never, String> {
         drop(master);
         console::attach_stdio(&slave).map_err(|e| format!("console as stdio: {e}"))?;
     }
+    if let Some(sc) = sc {
+        // Without no_new_privs loading needs CAP_SYS_ADMIN: before the drop.
+        sc.install_at(seccomp::Stage::Privileged, host_pid, state)
+            .map_err(|e| format!("seccomp: {e}"))?;
+    }
     let exec = prepare_process(l.process)?;
-    let profile = l.spec.linux().as_ref().and_then(|x| x.seccomp().as_ref());
     chan.send(&Msg::Ready).map_err(|e| e.to_string())?;
-    if let Some(profile) = profile {
-        if let Err(e) = seccomp::install(profile) {
+    if let Some(sc) = sc {
+        if let Err(e) = sc.install_at(seccomp::Stage::BeforeExec, host_pid, state) {
             eprintln!("seccomp: {e}");
             unsafe { libc::_exit(1) }
         }
