@@ -699,7 +699,7 @@ fn exec_process_json_rlimits_and_default_home() {
         let out = exec_in(rt, &id, &["--process", pf.to_str().unwrap()], &[]);
         rt.run(&["delete", "--force", &id]).ok();
         out.ok();
-        assert_eq!(out.stdout, "512\n600\n/home/app\n", "[{}]", rt.name);
+        assert_eq!(out.stdout, "512\n600\n/home/app\n", "[{}] {out:?}", rt.name);
         out.stdout
     });
 }
