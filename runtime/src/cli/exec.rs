@@ -138,6 +138,13 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<i32> {
     let c = Container::load(&g.root(), &a.id)?;
     let p = build(&a, &c)?;
     let terminal = p.terminal().unwrap_or(false);
+    // runc's checkTerminal: nothing runs with a contradictory combination.
+    if a.console_socket.is_some() && (!a.detach || !terminal) {
+        anyhow::bail!("cannot use console socket if oxrun will not detach or allocate tty");
+    }
+    if a.detach && terminal && a.console_socket.is_none() {
+        anyhow::bail!("cannot allocate tty if oxrun will detach without setting console socket");
+    }
     let mut ours = None;
     let console = match &a.console_socket {
         Some(path) => Some(

@@ -37,6 +37,11 @@ pub fn create(
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
+    if o.console_socket.is_some() && !terminal {
+        return Err(ContainerError::Other(
+            "cannot use console socket if oxrun will not detach or allocate tty".into(),
+        ));
+    }
     let console = match (console, &o.console_socket) {
         (Some(c), _) => Some(c),
         (None, Some(path)) => Some(

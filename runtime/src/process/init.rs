@@ -181,6 +181,12 @@ fn init_inner(l: &Launch, plan: &Plan, chan: &Channel) -> Result<Never, String> 
     }
     let exec = prepare_process(process)?;
 
+    // From now on a process exec'd into the container could look at us:
+    // not dumpable, so /proc/<init>/exe (the runtime's binary) stays out of
+    // its reach until our execve (CVE-2019-5736 class). Only now: our own
+    // /proc/self writes are done (a non-dumpable process's /proc files
+    // belong to the host's root).
+    nix::sys::prctl::set_dumpable(false).map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
     chan.send(&Msg::Ready).map_err(|e| e.to_string())?;
     wait_for_start(l)?;
 
@@ -235,7 +241,9 @@ fn setup_console(l: &Launch, p: Option<&Process>) -> Result<(), String> {
         0,
     )
     .map_err(|e| format!("open /: {e}"))?;
-    let target = crate::rootfs::paths::ensure_file(root.as_fd(), Path::new("/dev/console"), 0o600)
+    // A fresh file: an image's /dev/console symlink is replaced, never
+    // followed (CVE-2025-52565 class).
+    let target = crate::rootfs::paths::fresh_file(root.as_fd(), Path::new("/dev/console"), 0o600)
         .map_err(|e| format!("/dev/console: {e}"))?;
     let tree =
         sys::open_tree_clone(slave.as_fd(), false).map_err(|e| format!("/dev/console: {e}"))?;

@@ -132,6 +132,45 @@ pub fn ensure_file(root: BorrowedFd, path: &Path, mode: u32) -> io::Result<Owned
     open_path(root, path)
 }
 
+/// A fresh regular file at `path` (its parent resolved inside the root),
+/// replacing whatever non-directory the image had there: a symlink is
+/// removed, never followed. For mount targets like /dev/console.
+pub fn fresh_file(root: BorrowedFd, path: &Path, mode: u32) -> io::Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    let r = rel(path);
+    let parent = r
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = r
+        .file_name()
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let dir = mkdir_all(root, parent, 0o755)?;
+    let dir = sys::openat2(
+        dir.as_fd(),
+        Path::new("."),
+        libc::O_DIRECTORY | libc::O_RDONLY,
+        0,
+        0,
+    )?;
+    let dfd = std::os::fd::AsRawFd::as_raw_fd(&dir);
+    let _ = nix::unistd::unlinkat(Some(dfd), name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+    let fd = nix::fcntl::openat(
+        Some(dfd),
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::from_bits_truncate(mode),
+    )?;
+    drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+    let fd = nix::fcntl::openat(
+        Some(dfd),
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
 /// Is the inode behind `fd` a directory?
 pub fn is_dir(fd: BorrowedFd) -> io::Result<bool> {
     let st = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&fd))?;
