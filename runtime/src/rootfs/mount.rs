@@ -271,11 +271,15 @@ fn after_mount(root: BorrowedFd, dest: &Path, opts: &Options) -> Result<(), Root
         mount_raw(None, &sys::fd_path(fd.as_fd()), None, *p, None).map_err(|e| mnt_err(dest, e))?;
     }
     if opts.rec_set != 0 || opts.rec_clr != 0 {
-        let attr = sys::MountAttr {
+        let mut attr = sys::MountAttr {
             attr_set: opts.rec_set,
             attr_clr: opts.rec_clr,
             ..Default::default()
         };
+        // The atime modes are one field: setting one means clearing the field.
+        if attr.attr_set & (sys::MOUNT_ATTR_NOATIME | sys::MOUNT_ATTR_STRICTATIME) != 0 {
+            attr.attr_clr |= sys::MOUNT_ATTR__ATIME;
+        }
         sys::mount_setattr(fd.as_fd(), true, &attr).map_err(|e| mnt_err(dest, e))?;
     }
     Ok(())
