@@ -23,9 +23,7 @@ pub const HOOKS: [&str; 6] = [
 ];
 
 /// The options `rootfs::mount::Options::parse` understands (anything else is
-/// passed to the filesystem as data). Not `rnoatime`/`rstrictatime`: parsed,
-/// but mount_setattr refuses them as set today (EINVAL: an atime attribute
-/// must also clear MOUNT_ATTR__ATIME).
+/// passed to the filesystem as data).
 pub const MOUNT_OPTIONS: &[&str] = &[
     "async",
     "atime",
@@ -59,6 +57,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "rexec",
     "rnodev",
     "rnodiratime",
+    "rnoatime",
     "rnoexec",
     "rnosuid",
     "rnosymfollow",
@@ -68,6 +67,7 @@ pub const MOUNT_OPTIONS: &[&str] = &[
     "rrw",
     "rshared",
     "rslave",
+    "rstrictatime",
     "rsuid",
     "rsymfollow",
     "runbindable",
