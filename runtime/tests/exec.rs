@@ -7,6 +7,12 @@
 //!   in the container's /etc/passwd.
 //! - `--user 4294967296`: runc 1.1.5 truncates it to uid 0 and runs as root
 //!   (the containerd CVE-2024-40635 class); oxrun refuses it.
+//! - rlimits of a `--process` JSON: runc 1.1.5 sometimes leaves the soft
+//!   RLIMIT_NOFILE at the hard limit (its Go runtime raises it, racing the
+//!   parent's prlimit); oxrun sets exactly what the JSON says.
+//!
+//! Ignored while oxrun has the bug (see the reason): `--detach
+//! --console-socket` without a tty is refused by runc, run by oxrun.
 
 mod common;
 
