@@ -10,18 +10,18 @@
 //!
 //! | class | test(s) |
 //! |---|---|
-//! | runtime binary overwrite (CVE-2019-5736) | `runtime_binary_cannot_be_overwritten_through_proc_exe`, `…_by_a_container_with_cap_sys_ptrace` (ignored: oxrun vulnerable), `…_through_a_waiting_init` (ignored: oxrun vulnerable) |
+//! | runtime binary overwrite (CVE-2019-5736) | `runtime_binary_cannot_be_overwritten_through_proc_exe`, `…_by_a_container_with_cap_sys_ptrace` (ignored: oxrun vulnerable), `…_through_a_waiting_init` |
 //! | leaked fd / cwd (CVE-2024-21626) | `cwd_through_a_leaked_fd_in_the_config`, `exec_cwd_through_a_leaked_fd` |
 //! | swapped /dev/null (CVE-2025-31133) | `masked_paths_survive_a_dev_null_symlink_to_core_pattern` (oxrun only) |
-//! | /dev/console symlink (CVE-2025-52565) | `dev_console_symlink_never_reaches_the_host`, `dev_console_symlink_is_not_followed` (ignored: oxrun follows it) |
+//! | /dev/console symlink (CVE-2025-52565) | `dev_console_symlink_never_reaches_the_host`, `dev_console_symlink_is_not_followed` |
 //! | procfs writes redirected (CVE-2025-52881) | `sysctl_write_through_a_mount_over_proc_sys_is_refused`, `proc_replaced_by_a_host_directory_gets_no_runtime_writes` |
 //! | mount destination symlinks (CVE-2021-30465, CVE-2024-45310) | `mount_destination_symlink_to_the_root`, `mount_destination_swapped_for_a_symlink_while_containers_start` |
 //! | /dev a symlink | `dev_symlink_to_a_host_dir_creates_nothing_there` |
 //! | inheritable caps (CVE-2022-29162) | `exec_as_non_root_gets_no_inheritable_caps` |
 //! | user lookups (CVE-2024-40635 class) | `exec_user_name_is_never_looked_up_on_the_host` (and `exec.rs`) |
 //!
-//! `cargo test -p oxrun --test attacks -- --include-ignored` runs the ones
-//! oxrun still fails.
+//! `cargo test -p oxrun --test attacks -- --include-ignored` also runs the
+//! one oxrun still fails.
 
 mod common;
 
@@ -270,9 +270,6 @@ echo done >>/tmp/report
 "#;
 
 #[test]
-#[ignore = "oxrun vulnerability (CVE-2019-5736 class): the init waiting for `start` is a dumpable \
-            process of the host binary; exec into the created container, reopen /proc/1/exe, \
-            write after start"]
 fn runtime_binary_cannot_be_overwritten_through_a_waiting_init() {
     // runc allows exec into a created container; its init then waits for
     // `start` as the runtime's own binary (runc: a sealed memfd or a
@@ -517,7 +514,6 @@ fn dev_console_symlink_never_reaches_the_host() {
 }
 
 #[test]
-#[ignore = "oxrun bug: the /dev/console bind follows an image symlink (a pty lands on /proc/sys/kernel/core_pattern); runc 1.1.5 too"]
 fn dev_console_symlink_is_not_followed() {
     // The console must be the pty, mounted on a real /dev/console: nothing
     // mounted on core_pattern, which stays read-only (readonlyPaths).

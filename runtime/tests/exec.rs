@@ -10,9 +10,6 @@
 //! - rlimits of a `--process` JSON: runc 1.1.5 sometimes leaves the soft
 //!   RLIMIT_NOFILE at the hard limit (its Go runtime raises it, racing the
 //!   parent's prlimit); oxrun sets exactly what the JSON says.
-//!
-//! Ignored while oxrun has the bug (see the reason): `--detach
-//! --console-socket` without a tty is refused by runc, run by oxrun.
 
 mod common;
 
@@ -605,8 +602,6 @@ fn exec_refuses_bad_user_strings_and_never_runs_as_root() {
 }
 
 #[test]
-#[ignore = "oxrun bug: exec --detach --console-socket S without a tty runs the process \
-            (runc: \"cannot use console socket if runc will not detach or allocate tty\")"]
 fn exec_terminal_flag_combinations_runc_refuses() {
     // runc's checkTerminal: a console socket needs a tty and --detach; a tty
     // with --detach needs a console socket. Nothing runs in either case.
