@@ -79,7 +79,16 @@ pub fn apply(c: &LinuxCapabilities) -> Result<(), CapsError> {
     set(CapSet::Permitted, &perm)?;
     set(CapSet::Effective, &eff)?;
     caps::clear(None, CapSet::Ambient).ok();
+    // The kernel raises an ambient capability only if it is both permitted
+    // and inheritable. runc's own `spec` template asks for ambient without
+    // inheritable: like runc, skip those with a warning instead of failing.
     for cap in amb {
+        if !(perm.contains(&cap) && inh.contains(&cap)) {
+            crate::log::debug(&format!(
+                "ambient {cap} skipped: not in both permitted and inheritable"
+            ));
+            continue;
+        }
         caps::raise(None, CapSet::Ambient, cap).map_err(|e| CapsError::Apply {
             op: "raising",
             set: CapSet::Ambient,

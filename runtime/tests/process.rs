@@ -183,6 +183,24 @@ fn no_capabilities_at_all() {
 }
 
 #[test]
+fn ambient_without_inheritable_is_skipped_as_runc_does() {
+    // `runc spec` writes ambient capabilities and no inheritable set; the
+    // kernel cannot raise those, and runc runs the container anyway.
+    each(|rt| {
+        let mut b = Bundle::sh("grep -E '^Cap(Inh|Prm|Eff|Amb):' /proc/self/status");
+        let set = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+        b.process()["capabilities"] = json!({
+            "bounding": set, "effective": set, "permitted": set, "ambient": set
+        });
+        let caps = caps_of(&rt.output(&b));
+        assert_eq!(caps["CapAmb"], "0000000000000000", "[{}] {caps:?}", rt.name);
+        assert_eq!(caps["CapInh"], "0000000000000000", "[{}] {caps:?}", rt.name);
+        assert_eq!(caps["CapEff"], "0000000020000420", "[{}] {caps:?}", rt.name);
+        caps
+    });
+}
+
+#[test]
 fn rlimits() {
     each(|rt| {
         let mut b = Bundle::sh(
