@@ -19,24 +19,27 @@ pub struct Args {
 pub fn run(a: Args, g: &Global) -> anyhow::Result<i32> {
     let root = g.root();
     let opts = a.create.opts(g);
-    // With a terminal and nobody to hand the pty to, we are the console.
-    let spec_terminal =
-        crate::spec::load(&std::fs::canonicalize(&opts.bundle).unwrap_or(opts.bundle.clone()))
-            .ok()
-            .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
-            .unwrap_or(false);
-    let mut ours = None;
-    let mut theirs = None;
-    if spec_terminal && !a.detach && opts.console_socket.is_none() {
+    // With nobody to hand a pty to, we are the console (used only if the
+    // config asks for a terminal; a socketpair is cheaper than reading the
+    // config twice).
+    let (ours, theirs) = if !a.detach && opts.console_socket.is_none() {
         let (x, y) = console::local_pair()?;
-        ours = Some(x);
-        theirs = Some(y);
-    }
+        (Some(x), Some(y))
+    } else {
+        (None, None)
+    };
     let c = create(&root, &opts, theirs)?;
     let pid = c.state.pid;
+    let terminal = c
+        .state
+        .config
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
     let master = match &ours {
-        Some(s) => Some(console::recv_fd(s.as_fd())?),
-        None => None,
+        Some(s) if terminal => Some(console::recv_fd(s.as_fd())?),
+        _ => None,
     };
     if let Err(e) = start(&c) {
         drop(c);
