@@ -17,6 +17,7 @@ pub mod process;
 pub mod rlimits;
 pub mod rootfs;
 pub mod sched;
+pub mod sealed;
 pub mod seccomp;
 pub mod signals;
 pub mod spec;

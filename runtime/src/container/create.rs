@@ -32,6 +32,9 @@ pub fn create(
         .map_err(io_err(format!("bundle {}", o.bundle.display())))?;
     let spec = spec::load(&bundle)?;
     let rootfs = spec::rootfs_path(&spec, &bundle)?;
+    if crate::sealed::needed(&spec, false) {
+        crate::sealed::ensure().map_err(|e| ContainerError::Other(e.to_string()))?;
+    }
     let terminal = spec
         .process()
         .as_ref()
