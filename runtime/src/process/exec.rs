@@ -3,6 +3,7 @@
 //! CLONE_PARENT), but joining the init's namespaces instead of making new ones.
 
 use super::channel::{Channel, Msg};
+use super::init::{chan_dup, fail};
 use super::setup::{prepare_process, reset_signals};
 use super::{console, ProcessError};
 use crate::cgroups::Cgroup;
@@ -70,75 +71,19 @@ pub fn launch(l: &ExecLaunch, cgroup: Option<&Cgroup>) -> Result<i32, ProcessErr
         ),
         None => None,
     };
-    let (parent, child) = Channel::pair().map_err(|e| ProcessError::Io {
-        what: "sync socket".into(),
-        source: e,
-    })?;
-    // SAFETY: the runtime is single-threaded here.
-    let stage1 = match unsafe { nix::unistd::fork() }.map_err(|e| ProcessError::Io {
-        what: "fork".into(),
-        source: e.into(),
-    })? {
-        nix::unistd::ForkResult::Child => {
-            drop(parent);
-            stage1(l, &nss, sc.as_ref(), child)
+    let mut on_stage1 = |stage1: i32| -> Result<(), ProcessError> {
+        if let Some(cg) = cgroup {
+            cg.add_task(stage1)?;
         }
-        nix::unistd::ForkResult::Parent { child } => child.as_raw(),
+        Ok(())
     };
-    drop(child);
-    let mut pid = None;
-    let res = (|| loop {
-        match parent.recv().map_err(|e| ProcessError::Io {
-            what: "sync".into(),
-            source: e,
-        })? {
-            Some(Msg::Stage1Ready) => {
-                if let Some(cg) = cgroup {
-                    cg.add_task(stage1)?;
-                }
-                parent.send(&Msg::Ack).map_err(|e| ProcessError::Io {
-                    what: "sync".into(),
-                    source: e,
-                })?;
-            }
-            Some(Msg::InitPid(p)) => {
-                pid = Some(p);
-                parent
-                    .send(&Msg::Go { host_pid: p })
-                    .map_err(|e| ProcessError::Io {
-                        what: "sync".into(),
-                        source: e,
-                    })?;
-            }
-            Some(Msg::Ready) => return pid.ok_or(ProcessError::Died),
-            Some(Msg::Error(e)) => return Err(ProcessError::Init(e)),
-            Some(m) => return Err(ProcessError::Init(format!("unexpected message {m:?}"))),
-            None => return Err(ProcessError::Died),
-        }
-    })();
-    if res.is_err() {
-        // Stage 1 may still wait for our Ack: it must not outlive the error.
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(stage1),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage1), None);
-    if res.is_err() {
-        if let Some(p) = pid {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(p),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(p), None);
-        }
-    }
-    res
-}
-
-fn fail(chan: &Channel, msg: String) -> ! {
-    let _ = chan.send(&Msg::Error(msg));
-    unsafe { libc::_exit(1) }
+    // exec asks for no hooks.
+    let mut no_hooks = |_: i32| Ok(());
+    super::run_stages(
+        |chan| stage1(l, &nss, sc.as_ref(), chan),
+        &mut on_stage1,
+        &mut no_hooks,
+    )
 }
 
 fn stage1(
@@ -165,11 +110,7 @@ fn stage1(
         let pid = unsafe { sys::clone_fork(libc::CLONE_PARENT as libc::c_ulong) }
             .map_err(|e| format!("clone: {e}"))?;
         if pid == 0 {
-            let c = Channel(
-                chan.0
-                    .try_clone()
-                    .unwrap_or_else(|_| unsafe { libc::_exit(1) }),
-            );
+            let c = chan_dup(&chan);
             match process(l, sc, &c) {
                 Ok(never) => match never {},
                 Err(e) => fail(&c, e),
@@ -191,7 +132,8 @@ fn process(
     chan: &Channel,
 ) -> Result<Never, String> {
     reset_signals();
-    sys::cloexec_from(3 + l.preserve_fds).map_err(|e| format!("close_range: {e}"))?;
+    sys::cloexec_from(3u32.saturating_add(l.preserve_fds))
+        .map_err(|e| format!("close_range: {e}"))?;
     let host_pid = match chan.recv() {
         Ok(Some(Msg::Go { host_pid })) => host_pid,
         other => return Err(format!("waiting to go: {other:?}")),

@@ -16,7 +16,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 
-fn fail(chan: &Channel, msg: String) -> ! {
+pub(super) fn fail(chan: &Channel, msg: String) -> ! {
     let _ = chan.send(&Msg::Error(msg));
     unsafe { libc::_exit(1) }
 }
@@ -82,7 +82,7 @@ pub fn stage1(l: &Launch, plan: &Plan, chan: Channel) -> ! {
 }
 
 /// The same socket, for init: both stages hold it; stage 1 exits at once.
-fn chan_dup(c: &Channel) -> Channel {
+pub(super) fn chan_dup(c: &Channel) -> Channel {
     Channel(
         c.0.try_clone()
             .unwrap_or_else(|_| unsafe { libc::_exit(1) }),
@@ -102,7 +102,8 @@ fn init_inner(l: &Launch, plan: &Plan, chan: &Channel) -> Result<Never, String> 
     reset_signals();
     // Nothing of the runtime's, nor of its caller's (conmon leaves fds 3-5),
     // reaches the container's process, except what --preserve-fds keeps.
-    sys::cloexec_from(3 + l.preserve_fds).map_err(|e| format!("close_range: {e}"))?;
+    sys::cloexec_from(3u32.saturating_add(l.preserve_fds))
+        .map_err(|e| format!("close_range: {e}"))?;
     let host_pid = match expect(chan, "go")? {
         Msg::Go { host_pid } => host_pid,
         m => return Err(format!("unexpected {m:?}")),

@@ -20,7 +20,7 @@ use crate::hooks::HookError;
 use crate::namespaces::{self, NsError, Plan};
 use channel::{Channel, Msg};
 use oci_spec::runtime::Spec;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -76,75 +76,86 @@ pub fn launch(
     on_hooks: &mut dyn FnMut(i32) -> Result<(), HookError>,
 ) -> Result<i32, ProcessError> {
     let plan = Plan::of(l.spec)?;
+    let mut on_stage1 = |stage1: i32| -> Result<(), ProcessError> {
+        if plan.new_user {
+            namespaces::write_id_maps(stage1, l.spec)?;
+        }
+        if let Some(cg) = cgroup {
+            cg.add_task(stage1)?;
+        }
+        Ok(())
+    };
+    run_stages(
+        |chan| init::stage1(l, &plan, chan),
+        &mut on_stage1,
+        on_hooks,
+    )
+}
+
+/// The parent side shared by `create` and `exec`: forks stage 1 (which runs
+/// `stage1_main`), answers its requests over the sync channel — `on_stage1`
+/// with stage 1's pid (id maps, cgroup), `on_hooks` with the final pid — and
+/// returns that pid once the process is ready. On error nothing it started
+/// survives: stage 1 may be blocked waiting for us, so it is killed too.
+// The child arm never returns: `stage1_main` ends in _exit.
+#[allow(unreachable_code)]
+pub(crate) fn run_stages(
+    stage1_main: impl FnOnce(Channel) -> std::convert::Infallible,
+    on_stage1: &mut dyn FnMut(i32) -> Result<(), ProcessError>,
+    on_hooks: &mut dyn FnMut(i32) -> Result<(), HookError>,
+) -> Result<i32, ProcessError> {
     let (parent, child) = Channel::pair().map_err(io("creating sync socket"))?;
     // SAFETY: the runtime is single-threaded here.
     let stage1 = match unsafe { nix::unistd::fork() }.map_err(|e| io("fork")(e.into()))? {
         nix::unistd::ForkResult::Child => {
             drop(parent);
-            init::stage1(l, &plan, child);
+            match stage1_main(child) {}
         }
         nix::unistd::ForkResult::Parent { child: pid } => pid.as_raw(),
     };
     drop(child);
-    let mut init_pid = None;
-    let res = drive(l, &plan, &parent, stage1, &mut init_pid, cgroup, on_hooks);
-    if res.is_err() {
-        // Stage 1 may be blocked waiting for our Ack (the cgroup or its
-        // limits could not be set up): it would never exit by itself.
+    let mut pid = None;
+    let res = drive(&parent, stage1, &mut pid, on_stage1, on_hooks);
+    let kill = |p: i32| {
         let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(stage1),
+            nix::unistd::Pid::from_raw(p),
             nix::sys::signal::Signal::SIGKILL,
         );
+    };
+    if res.is_err() {
+        kill(stage1);
     }
-    // Stage 1 always exits after cloning init: reap it.
+    // Stage 1 exits after cloning the process: reap it.
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(stage1), None);
-    match res {
-        Ok(pid) => Ok(pid),
-        Err(e) => {
-            if let Some(pid) = init_pid {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-            }
-            Err(e)
-        }
+    if let (Err(_), Some(p)) = (&res, pid) {
+        kill(p);
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(p), None);
     }
+    res
 }
 
 fn drive(
-    l: &Launch,
-    plan: &Plan,
     chan: &Channel,
     stage1: i32,
-    init_pid: &mut Option<i32>,
-    cgroup: Option<&Cgroup>,
+    pid: &mut Option<i32>,
+    on_stage1: &mut dyn FnMut(i32) -> Result<(), ProcessError>,
     on_hooks: &mut dyn FnMut(i32) -> Result<(), HookError>,
 ) -> Result<i32, ProcessError> {
-    let _ = l.fifo.as_raw_fd();
     loop {
-        let msg = chan.recv().map_err(io("reading sync socket"))?;
-        match msg {
+        match chan.recv().map_err(io("reading sync socket"))? {
             Some(Msg::Stage1Ready) => {
-                if plan.new_user {
-                    namespaces::write_id_maps(stage1, l.spec)?;
-                }
-                if let Some(cg) = cgroup {
-                    cg.add_task(stage1)?;
-                }
+                on_stage1(stage1)?;
                 chan.send(&Msg::Ack).map_err(io("sync"))?;
             }
-            Some(Msg::InitPid(pid)) => {
-                *init_pid = Some(pid);
-                chan.send(&Msg::Go { host_pid: pid }).map_err(io("sync"))?;
+            Some(Msg::InitPid(p)) => {
+                *pid = Some(p);
+                chan.send(&Msg::Go { host_pid: p }).map_err(io("sync"))?;
             }
             Some(Msg::RunHooks) => {
-                let pid = init_pid.ok_or(ProcessError::Died)?;
-                on_hooks(pid)?;
+                on_hooks(pid.ok_or(ProcessError::Died)?)?;
                 chan.send(&Msg::HooksDone).map_err(io("sync"))?;
             }
-            Some(Msg::Ready) => return init_pid.ok_or(ProcessError::Died),
+            Some(Msg::Ready) => return pid.ok_or(ProcessError::Died),
             Some(Msg::Error(e)) => return Err(ProcessError::Init(e)),
             Some(other) => return Err(ProcessError::Init(format!("unexpected message {other:?}"))),
             None => return Err(ProcessError::Died),

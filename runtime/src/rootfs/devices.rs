@@ -80,23 +80,8 @@ fn dev_err(p: &Path, e: impl Into<std::io::Error>) -> RootfsError {
 /// Creates one device node inside the root. In a user namespace mknod is not
 /// allowed, so the host's node is bind-mounted onto an empty file instead.
 pub fn create(root: BorrowedFd, d: &Dev, bind: bool) -> Result<(), RootfsError> {
-    let rel = paths::rel(&d.path);
-    let parent = rel
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = rel
-        .file_name()
-        .ok_or_else(|| dev_err(&d.path, std::io::Error::from_raw_os_error(libc::EINVAL)))?;
-    let dir = paths::mkdir_all(root, parent, 0o755).map_err(|e| dev_err(&d.path, e))?;
-    let dir = sys::openat2(
-        dir.as_fd(),
-        Path::new("."),
-        libc::O_DIRECTORY | libc::O_RDONLY,
-        0,
-        0,
-    )
-    .map_err(|e| dev_err(&d.path, e))?;
+    let (dir, name) = paths::parent_dir(root, &d.path).map_err(|e| dev_err(&d.path, e))?;
+    let name = name.as_os_str();
     // Whatever the image had there (a file, a symlink planted to redirect us)
     // is replaced; unlinkat never follows a symlink.
     let _ = nix::unistd::unlinkat(
@@ -139,16 +124,8 @@ pub fn create(root: BorrowedFd, d: &Dev, bind: bool) -> Result<(), RootfsError> 
 
 /// /dev/ptmx → pts/ptmx and the /proc/self/fd symlinks.
 pub fn symlinks(root: BorrowedFd) -> Result<(), RootfsError> {
-    let dev = paths::mkdir_all(root, Path::new("/dev"), 0o755)
+    let dev = paths::mkdir_all_open(root, Path::new("/dev"))
         .map_err(|e| dev_err(Path::new("/dev"), e))?;
-    let dev = sys::openat2(
-        dev.as_fd(),
-        Path::new("."),
-        libc::O_DIRECTORY | libc::O_RDONLY,
-        0,
-        0,
-    )
-    .map_err(|e| dev_err(Path::new("/dev"), e))?;
     for (name, target) in [
         ("ptmx", "pts/ptmx"),
         ("fd", "/proc/self/fd"),

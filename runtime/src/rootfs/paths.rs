@@ -90,14 +90,22 @@ fn mkdir_all_depth(root: BorrowedFd, path: &Path, mode: u32, depth: u32) -> io::
     Ok(cur)
 }
 
-/// Makes sure a file (not a directory) exists at `path` inside the root and
-/// returns an O_PATH fd of it.
-pub fn ensure_file(root: BorrowedFd, path: &Path, mode: u32) -> io::Result<OwnedFd> {
-    match open_path(root, path) {
-        Ok(fd) => return Ok(fd),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-        Err(e) => return Err(e),
-    }
+/// mkdir -p inside the root, then the directory opened for real (not
+/// O_PATH), to create entries in it with the *at calls.
+pub fn mkdir_all_open(root: BorrowedFd, path: &Path) -> io::Result<OwnedFd> {
+    let dir = mkdir_all(root, path, 0o755)?;
+    sys::openat2(
+        dir.as_fd(),
+        Path::new("."),
+        libc::O_DIRECTORY | libc::O_RDONLY,
+        0,
+        0,
+    )
+}
+
+/// The parent of `path` (made if missing) as an open directory, and the last
+/// component's name: for creating or replacing one entry without following it.
+pub fn parent_dir(root: BorrowedFd, path: &Path) -> io::Result<(OwnedFd, std::ffi::OsString)> {
     let r = rel(path);
     let parent = r
         .parent()
@@ -106,15 +114,19 @@ pub fn ensure_file(root: BorrowedFd, path: &Path, mode: u32) -> io::Result<Owned
     let name = r
         .file_name()
         .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let dir = mkdir_all(root, parent, 0o755)?;
-    // The parent is open as O_PATH; a real directory fd is needed to create in it.
-    let dir = sys::openat2(
-        dir.as_fd(),
-        Path::new("."),
-        libc::O_DIRECTORY | libc::O_RDONLY,
-        0,
-        0,
-    )?;
+    Ok((mkdir_all_open(root, parent)?, name.to_owned()))
+}
+
+/// Makes sure a file (not a directory) exists at `path` inside the root and
+/// returns an O_PATH fd of it.
+pub fn ensure_file(root: BorrowedFd, path: &Path, mode: u32) -> io::Result<OwnedFd> {
+    match open_path(root, path) {
+        Ok(fd) => return Ok(fd),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+        Err(e) => return Err(e),
+    }
+    let (dir, name) = parent_dir(root, path)?;
+    let name = name.as_os_str();
     match nix::fcntl::openat(
         Some(std::os::fd::AsRawFd::as_raw_fd(&dir)),
         name,
@@ -137,22 +149,8 @@ pub fn ensure_file(root: BorrowedFd, path: &Path, mode: u32) -> io::Result<Owned
 /// removed, never followed. For mount targets like /dev/console.
 pub fn fresh_file(root: BorrowedFd, path: &Path, mode: u32) -> io::Result<OwnedFd> {
     use nix::fcntl::OFlag;
-    let r = rel(path);
-    let parent = r
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = r
-        .file_name()
-        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let dir = mkdir_all(root, parent, 0o755)?;
-    let dir = sys::openat2(
-        dir.as_fd(),
-        Path::new("."),
-        libc::O_DIRECTORY | libc::O_RDONLY,
-        0,
-        0,
-    )?;
+    let (dir, name) = parent_dir(root, path)?;
+    let name = name.as_os_str();
     let dfd = std::os::fd::AsRawFd::as_raw_fd(&dir);
     let _ = nix::unistd::unlinkat(Some(dfd), name, nix::unistd::UnlinkatFlags::NoRemoveDir);
     let fd = nix::fcntl::openat(
