@@ -167,6 +167,18 @@ pub fn rootless_xattr(uid: u32, gid: u32) -> Vec<u8> {
     out
 }
 
+/// A new regular file (mode 0600 until its metadata is applied), never
+/// through an existing name or symlink.
+fn create_new(pfd: BorrowedFd, name: &OsStr) -> io::Result<OwnedFd> {
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(
+        pfd,
+        name,
+        flags,
+        Mode::from_raw_mode(0o600),
+    )?)
+}
+
 impl<'a> Applier<'a> {
     pub(crate) fn new(root: &'a mut Root, opts: &'a UnpackOptions) -> Self {
         Applier {
@@ -379,17 +391,7 @@ impl<'a> Applier<'a> {
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let meta = self.meta(entry, &path)?;
-                let fd = rustix::fs::openat(
-                    pfd,
-                    &name,
-                    OFlags::WRONLY
-                        | OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o600),
-                )
-                .map_err(|e| Self::io(&path, "create")(e.into()))?;
+                let fd = create_new(pfd, &name).map_err(Self::io(&path, "create"))?;
                 let mut file = std::fs::File::from(fd);
                 self.copy_data(entry, &mut file, &path)?;
                 let fd: OwnedFd = file.into();
@@ -441,17 +443,7 @@ impl<'a> Applier<'a> {
                         "{}: device {major}:{minor} replaced by an empty file (rootless)",
                         path.display()
                     ));
-                    let fd = rustix::fs::openat(
-                        pfd,
-                        &name,
-                        OFlags::WRONLY
-                            | OFlags::CREATE
-                            | OFlags::EXCL
-                            | OFlags::NOFOLLOW
-                            | OFlags::CLOEXEC,
-                        Mode::from_raw_mode(0o600),
-                    )
-                    .map_err(|e| Self::io(&path, "create")(e.into()))?;
+                    let fd = create_new(pfd, &name).map_err(Self::io(&path, "create"))?;
                     self.fd_meta(&fd, &meta, &path, false, false)?;
                     return Ok(());
                 }
