@@ -17,6 +17,7 @@ use common::*;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::fs;
+use std::time::Duration;
 
 /// A long-running container (`sleep`), with a user and a group named `app`
 /// in its /etc/passwd and /etc/group.
@@ -225,8 +226,11 @@ fn exec_process_file_detached_with_pid_file_like_containerd() {
             fs::read_link(format!("/proc/{host_pid}/ns/pid")).unwrap(),
             fs::read_link(format!("/proc/{init}/ns/pid")).unwrap()
         );
-        let cmdline = fs::read(format!("/proc/{host_pid}/cmdline")).unwrap();
-        assert_eq!(cmdline, b"sleep\x00100\x00", "[{}]", rt.name);
+        // /tmp/inner is written before the shell's own exec of sleep, so
+        // wait for that exec rather than reading the cmdline once.
+        let cmdline = || fs::read(format!("/proc/{host_pid}/cmdline")).unwrap_or_default();
+        poll(Duration::from_secs(10), || cmdline() == b"sleep\x00100\x00");
+        assert_eq!(cmdline(), b"sleep\x00100\x00", "[{}]", rt.name);
         // Killing the exec'd process leaves the container running.
         unsafe { libc::kill(host_pid, libc::SIGKILL) };
         wait_pid_gone(host_pid);
