@@ -5,11 +5,13 @@
 //! it through this module too.
 
 mod devices;
+mod join;
 mod mount;
 mod oom;
 pub mod resources;
 pub mod stats;
 
+pub use join::SelfJoin;
 pub use mount::mount_cgroupfs;
 pub use oom::OomWatch;
 
@@ -17,7 +19,7 @@ use libcgroups::common::{
     AnyCgroupManager, CgroupConfig, CgroupManager, CgroupSetup, ControllerOpt, FreezerState,
 };
 use oci_spec::runtime::LinuxResources;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = "/sys/fs/cgroup";
@@ -56,6 +58,8 @@ pub struct Cgroup {
     pending: RefCell<Option<LinuxResources>>,
     /// Where the v2 hierarchy is mounted (tests use the hybrid one).
     v2_root: PathBuf,
+    /// The v1 hierarchies are joined through [`SelfJoin`], not by pid.
+    self_joined: Cell<bool>,
 }
 
 /// The runtime's own cgroup path (as seen in /proc/self/cgroup), which runc
@@ -226,6 +230,7 @@ impl Cgroup {
             hugetlb_v2,
             pending: RefCell::new(None),
             v2_root: PathBuf::from(ROOT),
+            self_joined: Cell::new(false),
         })
     }
 
@@ -244,6 +249,7 @@ impl Cgroup {
             hugetlb_v2: None,
             pending: RefCell::new(None),
             v2_root: root.to_path_buf(),
+            self_joined: Cell::new(false),
         })
     }
 
@@ -278,9 +284,24 @@ impl Cgroup {
         *self.pending.borrow_mut() = Some(r);
     }
 
+    /// On v1, the `tasks` files through which a forked, single-threaded
+    /// stage 1 puts itself in the cgroup (see [`join`]; `create` makes the
+    /// directories); [`Self::add_task`] then leaves the v1 hierarchies alone.
+    /// None on v2, where a pid joins through `cgroup.procs`.
+    pub fn self_join(&self, create: bool) -> Result<Option<SelfJoin>, CgroupError> {
+        if !matches!(self.manager, AnyCgroupManager::V1(_)) {
+            return Ok(None);
+        }
+        let j = join::prepare(&self.path, create)?;
+        self.self_joined.set(true);
+        Ok(Some(j))
+    }
+
     pub fn add_task(&self, pid: i32) -> Result<(), CgroupError> {
         let pid = nix::unistd::Pid::from_raw(pid);
-        self.manager.add_task(pid).map_err(|e| self.err(e))?;
+        if !self.self_joined.get() {
+            self.manager.add_task(pid).map_err(|e| self.err(e))?;
+        }
         if let Some((_, m)) = &self.hugetlb_v2 {
             m.add_task(pid).map_err(|e| self.err(e))?;
         }

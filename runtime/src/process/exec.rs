@@ -6,7 +6,7 @@ use super::channel::{Channel, Msg};
 use super::init::{chan_dup, fail};
 use super::setup::{prepare_process, reset_signals};
 use super::{console, ProcessError};
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, SelfJoin};
 use crate::namespaces::{flag, NsError};
 use crate::{seccomp, sys};
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
@@ -71,6 +71,10 @@ pub fn launch(l: &ExecLaunch, cgroup: Option<&Cgroup>) -> Result<i32, ProcessErr
         ),
         None => None,
     };
+    let join = match cgroup {
+        Some(cg) => cg.self_join(false)?,
+        None => None,
+    };
     let mut on_stage1 = |stage1: i32| -> Result<(), ProcessError> {
         if let Some(cg) = cgroup {
             cg.add_task(stage1)?;
@@ -80,7 +84,7 @@ pub fn launch(l: &ExecLaunch, cgroup: Option<&Cgroup>) -> Result<i32, ProcessErr
     // exec asks for no hooks.
     let mut no_hooks = |_: i32| Ok(());
     super::run_stages(
-        |chan| stage1(l, &nss, sc.as_ref(), chan),
+        |chan| stage1(l, &nss, sc.as_ref(), join.as_ref(), chan),
         &mut on_stage1,
         &mut no_hooks,
     )
@@ -90,9 +94,14 @@ fn stage1(
     l: &ExecLaunch,
     nss: &[(LinuxNamespaceType, OwnedFd)],
     sc: Option<&seccomp::Prepared>,
+    join: Option<&SelfJoin>,
     chan: Channel,
 ) -> ! {
     let r = (|| -> Result<(), String> {
+        if let Some(j) = join {
+            j.join()
+                .map_err(|e| format!("joining the container's cgroup: {e}"))?;
+        }
         // Until it execs the user's program this process is the runtime's
         // binary inside the container: not dumpable, so no process there can
         // open /proc/<pid>/exe and reach the host binary (CVE-2019-5736).

@@ -6,6 +6,7 @@ use super::channel::{Channel, Msg};
 use super::console;
 use super::setup::{prepare_process, reset_signals};
 use super::Launch;
+use crate::cgroups::SelfJoin;
 use crate::container::state::hook_state;
 use crate::namespaces::{self, Plan};
 use crate::rootfs::{new_ns, Rootfs};
@@ -30,8 +31,14 @@ fn expect(chan: &Channel, want: &str) -> Result<Msg, String> {
 }
 
 /// Stage 1: joins and creates namespaces, then clones init into them.
-pub fn stage1(l: &Launch, plan: &Plan, chan: Channel) -> ! {
+pub fn stage1(l: &Launch, plan: &Plan, join: Option<&SelfJoin>, chan: Channel) -> ! {
     let r = (|| -> Result<(), String> {
+        // First: joining namespaces (a user namespace above all) could cost
+        // the right to write the host's cgroup files.
+        if let Some(j) = join {
+            j.join()
+                .map_err(|e| format!("joining the container's cgroup: {e}"))?;
+        }
         plan.join_all().map_err(|e| e.to_string())?;
         if plan.new_user {
             nix::sched::unshare(CloneFlags::CLONE_NEWUSER)

@@ -1,8 +1,8 @@
 //! Starting the container's init, parent side.
 //!
 //! No re-exec of the runtime: the runtime forks a short-lived stage 1 that
-//! joins/creates the namespaces (the parent writes its id maps and puts it in
-//! the cgroup), then clones init with CLONE_PARENT so that init is the
+//! joins the cgroup (v1: by itself, see `cgroups::SelfJoin`), joins/creates
+//! the namespaces (the parent writes its id maps and applies the resources), then clones init with CLONE_PARENT so that init is the
 //! runtime's own child (`run` can wait for it; under a subreaper like
 //! containerd's shim it is reparented there when `create` exits). Init sets
 //! up the rootfs and the process, reports `Ready`, and blocks on the exec
@@ -76,6 +76,10 @@ pub fn launch(
     on_hooks: &mut dyn FnMut(i32) -> Result<(), HookError>,
 ) -> Result<i32, ProcessError> {
     let plan = Plan::of(l.spec)?;
+    let join = match cgroup {
+        Some(cg) => cg.self_join(true)?,
+        None => None,
+    };
     let mut on_stage1 = |stage1: i32| -> Result<(), ProcessError> {
         if plan.new_user {
             namespaces::write_id_maps(stage1, l.spec)?;
@@ -86,7 +90,7 @@ pub fn launch(
         Ok(())
     };
     run_stages(
-        |chan| init::stage1(l, &plan, chan),
+        |chan| init::stage1(l, &plan, join.as_ref(), chan),
         &mut on_stage1,
         on_hooks,
     )

@@ -1,0 +1,184 @@
+//! Joining a v1 cgroup from the inside.
+//!
+//! Writing a pid to `cgroup.procs` moves a whole thread group, so the kernel
+//! write-locks `cgroup_threadgroup_rwsem`, and that waits for an RCU grace
+//! period: 5-10 ms, most of a container start. A thread that writes "0" to
+//! `tasks` moves only itself and skips that lock. The parent opens the
+//! `tasks` files (creating the directories), the forked, single-threaded
+//! stage 1 writes "0" to each; init and exec'd processes inherit the cgroup.
+
+use super::{mount, CgroupError};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+/// The v1 controllers libcgroups manages (its `CONTROLLERS`): the ones a
+/// container is put in.
+const CONTROLLERS: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "devices",
+    "hugetlb",
+    "memory",
+    "pids",
+    "perf_event",
+    "blkio",
+    "net_prio",
+    "net_cls",
+    "freezer",
+];
+
+/// Open `tasks` files of the container's cgroup, one per v1 hierarchy.
+pub struct SelfJoin(Vec<File>);
+
+impl SelfJoin {
+    /// Moves the calling thread into every hierarchy. Only for a
+    /// single-threaded process (a forked child): other threads would stay.
+    pub fn join(&self) -> std::io::Result<()> {
+        for f in &self.0 {
+            (&*f).write_all(b"0")?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens `tasks` under `path` in each v1 hierarchy holding one of
+/// [`CONTROLLERS`]; with `create`, makes the directories first (seeding an
+/// empty cpuset from its parent, as joining needs).
+pub(super) fn prepare(path: &Path, create: bool) -> Result<SelfJoin, CgroupError> {
+    let mut files = Vec::new();
+    let mut seen = Vec::new();
+    for m in mount::host_cgroup_mounts() {
+        if m.fstype != "cgroup" || seen.contains(&m.mountpoint) {
+            continue;
+        }
+        let opts: Vec<&str> = m.super_opts.split(',').collect();
+        if !opts.iter().any(|o| CONTROLLERS.contains(o)) {
+            continue;
+        }
+        let dir = super::under(&m.mountpoint, path);
+        let io = |what: &'static str| {
+            let dir = dir.clone();
+            move |source| CgroupError::Io {
+                path: dir,
+                what,
+                source,
+            }
+        };
+        if create {
+            if opts.contains(&"cpuset") {
+                create_cpuset(&m.mountpoint, path).map_err(io("creating cpuset cgroup"))?;
+            } else {
+                std::fs::create_dir_all(&dir).map_err(io("creating cgroup"))?;
+            }
+        }
+        let f = OpenOptions::new()
+            .write(true)
+            .open(dir.join("tasks"))
+            .map_err(io("opening tasks"))?;
+        files.push(f);
+        seen.push(m.mountpoint);
+    }
+    Ok(SelfJoin(files))
+}
+
+/// Creates each level of `path` below the cpuset mount, copying
+/// `cpuset.cpus`/`cpuset.mems` down where a level has none (a task cannot
+/// join an empty cpuset).
+fn create_cpuset(mountpoint: &Path, path: &Path) -> std::io::Result<()> {
+    let mut dir = PathBuf::from(mountpoint);
+    for part in path.components() {
+        let part = match part {
+            Component::RootDir | Component::CurDir => continue,
+            Component::Normal(p) => p,
+            _ => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "cgroup path leaves its hierarchy",
+                ))
+            }
+        };
+        let parent = dir.clone();
+        dir.push(part);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if std::fs::read_to_string(dir.join(f))?.trim().is_empty() {
+                std::fs::write(dir.join(f), std::fs::read(parent.join(f))?)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A nested path whose levels do not exist yet: every level is made
+    /// (cpuset seeded), and a forked child joining through `tasks` ends up
+    /// in the cgroup in every v1 hierarchy it opened.
+    #[test]
+    fn self_join_creates_and_joins_nested_v1_cgroup() {
+        let v1 = mount::host_cgroup_mounts()
+            .iter()
+            .any(|m| m.fstype == "cgroup" && m.super_opts.contains("pids"));
+        if !v1 {
+            eprintln!("skip: no cgroup v1 pids hierarchy");
+            return;
+        }
+        let top = format!("oxrun-join-test-{}", std::process::id());
+        let path = PathBuf::from(format!("/{top}/a/b"));
+        let j = prepare(&path, true).expect("prepare");
+        assert!(!j.0.is_empty());
+        // A forked child joins and reports its /proc/self/cgroup.
+        let (rd, wr) = nix::unistd::pipe().unwrap();
+        // SAFETY: the child only writes and exits.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            drop(rd);
+            if j.join().is_err() {
+                unsafe { libc::_exit(1) };
+            }
+            // No allocation after fork in a threaded test binary.
+            let mut buf = [0u8; 4096];
+            let fd = unsafe { libc::open(c"/proc/self/cgroup".as_ptr(), libc::O_RDONLY) };
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                let _ = nix::unistd::write(&wr, &buf[..n as usize]);
+            }
+            unsafe { libc::_exit(0) };
+        }
+        drop(wr);
+        let mut own = String::new();
+        std::io::Read::read_to_string(&mut File::from(rd), &mut own).unwrap();
+        let mut status = 0;
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(status, 0, "join failed in the child");
+        for line in own.lines() {
+            let ctrls = line.split(':').nth(1).unwrap_or("");
+            if ctrls
+                .split(',')
+                .any(|c| c == "pids" || c == "cpuset" || c == "memory")
+            {
+                assert!(line.ends_with(&format!("/{top}/a/b")), "{line}");
+            }
+        }
+        let cpus = std::fs::read_to_string(format!("/sys/fs/cgroup/cpuset/{top}/a/b/cpuset.cpus"));
+        if let Ok(c) = cpus {
+            assert!(!c.trim().is_empty(), "cpuset.cpus not seeded");
+        }
+        drop(j);
+        for m in mount::host_cgroup_mounts() {
+            if m.fstype == "cgroup" {
+                for sub in ["a/b", "a", ""] {
+                    let _ = std::fs::remove_dir(m.mountpoint.join(&top).join(sub));
+                }
+            }
+        }
+    }
+}
