@@ -113,6 +113,7 @@ pub fn main() -> i32 {
     };
     crate::log::init(cli.global.log.clone(), format, cli.global.debug);
     let g = &cli.global;
+    let exec = matches!(cli.command, Command::Exec(_));
     let res = match cli.command {
         Command::Spec(a) => spec::run(a, g),
         Command::Create(a) => create::run(a, g),
@@ -132,6 +133,12 @@ pub fn main() -> i32 {
     };
     match res {
         Ok(code) => code,
+        // As runc: a failure of `exec` itself is `exec failed: …` with status
+        // 255, never to be mistaken for the exit status of the process.
+        Err(e) if exec => {
+            crate::log::error(&format!("exec failed: {e:#}"));
+            255
+        }
         Err(e) => {
             crate::log::error(&format!("{e:#}"));
             1
