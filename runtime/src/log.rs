@@ -78,6 +78,11 @@ pub fn error(msg: &str) {
     eprintln!("{msg}");
 }
 
+/// An error for the log file only (the caller has told the terminal).
+pub fn error_to_file(msg: &str) {
+    write("error", msg);
+}
+
 pub fn warn(msg: &str) {
     write("warning", msg);
     if config().file.is_none() {

@@ -322,6 +322,47 @@ fn the_log_file_always_exists() {
     });
 }
 
+/// A flag the runtime does not know: besides stderr, the error is in the
+/// `--log` file (containerd's shim reports only what that file holds), with
+/// either flag form.
+#[test]
+fn usage_error_goes_to_the_log() {
+    each(|rt| {
+        let id = rt.id("usage");
+        let log = rt.scratch().join("usage.log");
+        let log_s = log.to_str().unwrap();
+        let out = rt.run_full(
+            &["--log", log_s, "--log-format", "json"],
+            &[
+                "create",
+                "--no-such-flag",
+                "x",
+                "--bundle",
+                "/nonexistent",
+                &id,
+            ],
+            COMMAND_TIMEOUT,
+        );
+        out.failed();
+        assert!(
+            out.stderr.contains("no-such-flag"),
+            "[{}] {:?}",
+            rt.name,
+            out.stderr
+        );
+        assert_json_log(rt, &log, "no-such-flag");
+        let log = rt.scratch().join("usage-eq.log");
+        let log_eq = format!("--log={}", log.to_str().unwrap());
+        rt.run_full(
+            &[&log_eq, "--log-format=json"],
+            &["kill", "--other-bogus-flag", &id, "9"],
+            COMMAND_TIMEOUT,
+        )
+        .failed();
+        assert_json_log(rt, &log, "other-bogus-flag");
+    });
+}
+
 #[test]
 fn unknown_rlimit_fails_create() {
     each(|rt| {

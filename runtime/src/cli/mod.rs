@@ -105,7 +105,10 @@ enum Command {
 }
 
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let format = if cli.global.log_format == "json" {
         crate::log::Format::Json
     } else {
@@ -146,10 +149,62 @@ pub fn main() -> i32 {
     }
 }
 
+/// A command line clap rejects: printed as clap does and, as runc does, also
+/// written to the `--log` file when the raw argv names one. containerd's
+/// shim reports only what that file holds ("unable to retrieve OCI runtime
+/// error" when it is missing).
+fn usage_error(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let argv: Vec<String> = std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        if let Some(file) = raw_flag(&argv, "--log") {
+            let format = match raw_flag(&argv, "--log-format") {
+                Some("json") => crate::log::Format::Json,
+                _ => crate::log::Format::Text,
+            };
+            crate::log::init(Some(PathBuf::from(file)), format, false);
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            crate::log::error_to_file(first.strip_prefix("error: ").unwrap_or(first));
+        }
+    }
+    let _ = e.print();
+    e.exit_code()
+}
+
+/// The value of `--name value` or `--name=value` in an argv clap could not
+/// parse (up to a `--`).
+fn raw_flag<'a>(argv: &'a [String], name: &str) -> Option<&'a str> {
+    let mut it = argv.iter().skip(1).take_while(|a| *a != "--");
+    while let Some(a) = it.next() {
+        if a == name {
+            return it.next().map(String::as_str);
+        }
+        if let Some(v) = a.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
+            return Some(v);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::Cli;
     use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn raw_flag_finds_both_forms() {
+        let argv: Vec<String> =
+            "oxrun --log-format=json --root /r --log /l create --bogus x -- --log y"
+                .split(' ')
+                .map(String::from)
+                .collect();
+        assert_eq!(super::raw_flag(&argv, "--log"), Some("/l"));
+        assert_eq!(super::raw_flag(&argv, "--log-format"), Some("json"));
+        assert_eq!(super::raw_flag(&argv, "--pid-file"), None);
+    }
 
     #[test]
     fn clap_definition_is_consistent() {
