@@ -566,6 +566,62 @@ fn hugetlb_limit_on_the_hybrid_v2_hierarchy() {
     assert!(!uni.join(&id).exists());
 }
 
+/// Besides the controllers, the container joins the named `name=systemd`
+/// hierarchy, as runc does: init and `exec`'d processes are in `/<id>`
+/// there, the `cgroup` mount inside shows that cgroup (not the hierarchy's
+/// root, with every other cgroup and `release_agent`), and `delete` removes
+/// it (`finish` checks). Found under podman: oxrun left its containers in
+/// the caller's cgroup of that hierarchy.
+#[test]
+fn the_named_systemd_hierarchy_is_joined_too() {
+    let named = Path::new("/sys/fs/cgroup/systemd");
+    if !named.join("cgroup.procs").exists() {
+        eprintln!("no name=systemd hierarchy: skipped");
+        return;
+    }
+    each(|rt| {
+        let id = rt.id("cg-named");
+        let script = "{ cat /proc/self/cgroup; ls /sys/fs/cgroup/systemd; } > /shared/t; \
+                      mv /shared/t /shared/seen; sleep 1000";
+        let b = bundle(&id, script, json!({}));
+        run_detached(rt, &b, &id).ok();
+        let seen = wait_file(&b.path().join("shared/seen"));
+        let pid_file = b.path().join("exec.pid");
+        rt.run(&[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+            "sleep",
+            "1000",
+        ])
+        .ok();
+        let pid: i32 = wait_file(&pid_file).trim().parse().unwrap();
+        let exec_cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        let host_dir = named.join(&id).is_dir();
+        finish(rt, &b, &id);
+        let in_own = |text: &str| {
+            text.lines()
+                .find(|l| l.contains(":name=systemd:"))
+                .map(|l| l.ends_with(&format!(":/{id}")))
+        };
+        let v = (
+            in_own(&seen),
+            seen.lines().any(|l| l == "release_agent"),
+            in_own(&exec_cg),
+            host_dir,
+        );
+        assert_eq!(
+            v,
+            (Some(true), false, Some(true), true),
+            "[{}] {seen}",
+            rt.name
+        );
+        v
+    });
+}
+
 #[test]
 fn delete_removes_every_cgroup_directory() {
     each(|rt| {

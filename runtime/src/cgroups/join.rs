@@ -6,6 +6,11 @@
 //! `tasks` moves only itself and skips that lock. The parent opens the
 //! `tasks` files (creating the directories), the forked, single-threaded
 //! stage 1 writes "0" to each; init and exec'd processes inherit the cgroup.
+//!
+//! Besides the controllers, the container joins the named `name=systemd`
+//! hierarchy (as runc does, best effort): left in the runtime's own cgroup
+//! there, it would count as part of the caller's unit on a systemd v1 host,
+//! and the `cgroup` mount inside would show that hierarchy's root.
 
 use super::{mount, CgroupError};
 use std::fs::{File, OpenOptions};
@@ -43,9 +48,19 @@ impl SelfJoin {
     }
 }
 
+/// The named v1 hierarchy runc puts containers in too (its `NameGroup`).
+const NAMED: &str = "name=systemd";
+
+/// Whether a v1 mount's super options name the [`NAMED`] hierarchy.
+fn is_named(super_opts: &str) -> bool {
+    super_opts.split(',').any(|o| o == NAMED)
+}
+
 /// Opens `tasks` under `path` in each v1 hierarchy holding one of
 /// [`CONTROLLERS`]; with `create`, makes the directories first (seeding an
-/// empty cpuset from its parent, as joining needs).
+/// empty cpuset from its parent, as joining needs). The [`NAMED`] hierarchy,
+/// when mounted, is joined too, but best effort: a failure there is skipped
+/// (runc ignores it as well).
 pub(super) fn prepare(path: &Path, create: bool) -> Result<SelfJoin, CgroupError> {
     let mut files = Vec::new();
     let mut seen = Vec::new();
@@ -55,6 +70,16 @@ pub(super) fn prepare(path: &Path, create: bool) -> Result<SelfJoin, CgroupError
         }
         let opts: Vec<&str> = m.super_opts.split(',').collect();
         if !opts.iter().any(|o| CONTROLLERS.contains(o)) {
+            if is_named(&m.super_opts) {
+                let dir = super::under(&m.mountpoint, path);
+                let opened = (!create || std::fs::create_dir_all(&dir).is_ok())
+                    .then(|| OpenOptions::new().write(true).open(dir.join("tasks")).ok())
+                    .flatten();
+                if let Some(f) = opened {
+                    files.push(f);
+                    seen.push(m.mountpoint);
+                }
+            }
             continue;
         }
         let dir = super::under(&m.mountpoint, path);
@@ -81,6 +106,40 @@ pub(super) fn prepare(path: &Path, create: bool) -> Result<SelfJoin, CgroupError
         seen.push(m.mountpoint);
     }
     Ok(SelfJoin(files))
+}
+
+/// Removes the container's directory in the [`NAMED`] hierarchy (libcgroups
+/// removes only the controllers'). Gone already is fine; a directory that
+/// is still busy (exiting tasks) is retried for a moment.
+pub(super) fn remove_named(path: &Path) -> Result<(), CgroupError> {
+    for m in mount::host_cgroup_mounts() {
+        if m.fstype != "cgroup" || !is_named(&m.super_opts) {
+            continue;
+        }
+        let dir = super::under(&m.mountpoint, path);
+        if dir == m.mountpoint {
+            continue;
+        }
+        let mut tries = 0;
+        loop {
+            match std::fs::remove_dir(&dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(source) => {
+                    return Err(CgroupError::Io {
+                        path: dir,
+                        what: "removing cgroup",
+                        source,
+                    })
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Creates each level of `path` below the cpuset mount, copying

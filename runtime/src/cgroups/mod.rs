@@ -523,7 +523,10 @@ impl Cgroup {
     }
 
     pub fn remove(&self) -> Result<(), CgroupError> {
-        let r = self.manager.remove().map_err(|e| self.err(e));
+        let mut r = self.manager.remove().map_err(|e| self.err(e));
+        if matches!(self.manager, AnyCgroupManager::V1(_)) {
+            r = r.and(join::remove_named(&self.path));
+        }
         if let Some((_, m)) = &self.hugetlb_v2 {
             m.remove().map_err(|e| self.err(e))?;
         }
