@@ -467,6 +467,49 @@ fn exec_joins_the_cgroup_and_its_limits() {
     });
 }
 
+/// A container may make sub-cgroups of its own (systemd inside, a nested
+/// runtime): `ps` lists the processes in them, and `delete --force` kills
+/// them and removes the sub-cgroups with the container's cgroup.
+#[test]
+fn sub_cgroups_are_listed_killed_and_removed() {
+    if !host_cg("pids", "").join("tasks").exists() {
+        eprintln!("no cgroup v1 pids hierarchy: skipped");
+        return;
+    }
+    each(|rt| {
+        let id = rt.id("cg-sub");
+        let b = bundle(&id, "sleep 1000", json!({}));
+        run_detached(rt, &b, &id).ok();
+        let pid_file = b.path().join("exec.pid");
+        rt.run(&[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+            "sleep",
+            "999",
+        ])
+        .ok();
+        let pid: i32 = wait_file(&pid_file).trim().parse().unwrap();
+        for ctrl in ["pids", "memory", "devices", "freezer"] {
+            let sub = host_cg(ctrl, &id).join("sub/inner");
+            fs::create_dir_all(&sub).unwrap();
+            fs::write(sub.join("cgroup.procs"), pid.to_string()).unwrap();
+        }
+        let ps = rt.run(&["ps", "--format", "json", &id]);
+        let listed: Vec<i32> = serde_json::from_str(ps.stdout.trim()).unwrap_or_default();
+        rt.run(&["delete", "--force", &id]).ok();
+        let killed = poll(Duration::from_secs(5), || !pid_alive(pid));
+        let gone: Vec<bool> = ["pids", "memory", "devices", "freezer"]
+            .iter()
+            .map(|c| !host_cg(c, &id).exists())
+            .collect();
+        finish(rt, &b, &id);
+        (listed.contains(&pid), killed, gone)
+    });
+}
+
 /// Device rules apply in the order given: a later deny narrows an earlier
 /// allow (v1 devices controller here).
 #[test]

@@ -12,7 +12,8 @@
 //! there, it would count as part of the caller's unit on a systemd v1 host,
 //! and the `cgroup` mount inside would show that hierarchy's root.
 
-use super::{mount, CgroupError};
+use super::mount::HostMount;
+use super::CgroupError;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -61,11 +62,15 @@ fn is_named(super_opts: &str) -> bool {
 /// empty cpuset from its parent, as joining needs). The [`NAMED`] hierarchy,
 /// when mounted, is joined too, but best effort: a failure there is skipped
 /// (runc ignores it as well).
-pub(super) fn prepare(path: &Path, create: bool) -> Result<SelfJoin, CgroupError> {
+pub(super) fn prepare(
+    mounts: &[HostMount],
+    path: &Path,
+    create: bool,
+) -> Result<SelfJoin, CgroupError> {
     let mut files = Vec::new();
     let mut seen = Vec::new();
-    for m in mount::host_cgroup_mounts() {
-        if m.fstype != "cgroup" || seen.contains(&m.mountpoint) {
+    for m in mounts {
+        if m.fstype != "cgroup" || seen.contains(&&m.mountpoint) {
             continue;
         }
         let opts: Vec<&str> = m.super_opts.split(',').collect();
@@ -77,7 +82,7 @@ pub(super) fn prepare(path: &Path, create: bool) -> Result<SelfJoin, CgroupError
                     .flatten();
                 if let Some(f) = opened {
                     files.push(f);
-                    seen.push(m.mountpoint);
+                    seen.push(&m.mountpoint);
                 }
             }
             continue;
@@ -103,43 +108,90 @@ pub(super) fn prepare(path: &Path, create: bool) -> Result<SelfJoin, CgroupError
             .open(dir.join("tasks"))
             .map_err(io("opening tasks"))?;
         files.push(f);
-        seen.push(m.mountpoint);
+        seen.push(&m.mountpoint);
     }
     Ok(SelfJoin(files))
 }
 
-/// Removes the container's directory in the [`NAMED`] hierarchy (libcgroups
-/// removes only the controllers'). Gone already is fine; a directory that
-/// is still busy (exiting tasks) is retried for a moment.
-pub(super) fn remove_named(path: &Path) -> Result<(), CgroupError> {
-    for m in mount::host_cgroup_mounts() {
-        if m.fstype != "cgroup" || !is_named(&m.super_opts) {
+/// Removes the container's cgroup from every v1 hierarchy it joins (the
+/// controllers' and [`NAMED`]), without libcgroups' manager: children first
+/// (a container may make sub-cgroups), whatever is left in one is killed,
+/// and a directory still busy with exiting tasks is retried for a second.
+/// Gone already is fine.
+pub(super) fn remove(mounts: &[HostMount], path: &Path) -> Result<(), CgroupError> {
+    let mut seen = Vec::new();
+    let mut res = Ok(());
+    for m in mounts {
+        if m.fstype != "cgroup" || seen.contains(&&m.mountpoint) {
             continue;
         }
+        let opts: Vec<&str> = m.super_opts.split(',').collect();
+        if !opts.iter().any(|o| CONTROLLERS.contains(o)) && !is_named(&m.super_opts) {
+            continue;
+        }
+        seen.push(&m.mountpoint);
         let dir = super::under(&m.mountpoint, path);
         if dir == m.mountpoint {
             continue;
         }
-        let mut tries = 0;
-        loop {
-            match std::fs::remove_dir(&dir) {
-                Ok(()) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
-                    tries += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Err(source) => {
-                    return Err(CgroupError::Io {
-                        path: dir,
-                        what: "removing cgroup",
-                        source,
-                    })
-                }
+        if let Err(source) = remove_tree(&dir) {
+            if res.is_ok() {
+                res = Err(CgroupError::Io {
+                    path: dir,
+                    what: "removing cgroup",
+                    source,
+                });
+            }
+        }
+    }
+    res
+}
+
+/// The pids in `dir`'s `cgroup.procs` and in those of its sub-cgroups.
+pub(super) fn collect_pids(dir: &Path, out: &mut Vec<i32>) -> std::io::Result<()> {
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs"))?;
+    out.extend(procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    for e in std::fs::read_dir(dir)?.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            match collect_pids(&e.path(), out) {
+                // A sub-cgroup removed meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                r => r?,
             }
         }
     }
     Ok(())
+}
+
+fn remove_tree(dir: &Path) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_tree(&e.path())?;
+        }
+    }
+    if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    let mut tries = 0;
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Creates each level of `path` below the cpuset mount, copying
@@ -177,6 +229,7 @@ fn create_cpuset(mountpoint: &Path, path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cgroups::mount;
 
     /// A nested path whose levels do not exist yet: every level is made
     /// (cpuset seeded), and a forked child joining through `tasks` ends up
@@ -192,7 +245,8 @@ mod tests {
         }
         let top = format!("oxrun-join-test-{}", std::process::id());
         let path = PathBuf::from(format!("/{top}/a/b"));
-        let j = prepare(&path, true).expect("prepare");
+        let mounts = mount::host_cgroup_mounts();
+        let j = prepare(&mounts, &path, true).expect("prepare");
         assert!(!j.0.is_empty());
         // A forked child joins and reports its /proc/self/cgroup.
         let (rd, wr) = nix::unistd::pipe().unwrap();

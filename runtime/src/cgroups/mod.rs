@@ -19,7 +19,7 @@ use libcgroups::common::{
     AnyCgroupManager, CgroupConfig, CgroupManager, CgroupSetup, ControllerOpt, FreezerState,
 };
 use oci_spec::runtime::LinuxResources;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = "/sys/fs/cgroup";
@@ -48,9 +48,24 @@ pub enum CgroupError {
     },
 }
 
+/// Which hierarchy (and driver) holds the controllers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    V1,
+    V2,
+    Systemd,
+}
+
 pub struct Cgroup {
     pub path: PathBuf,
-    manager: AnyCgroupManager,
+    id: String,
+    kind: Kind,
+    /// Made on first use: libcgroups' v1 manager reads mountinfo and
+    /// /proc/self/cgroup once per controller (~1.6 ms), which joining,
+    /// `exec` and removing on v1 do without.
+    manager: OnceCell<AnyCgroupManager>,
+    /// The host's cgroup mounts, read once.
+    mounts: OnceCell<Vec<mount::HostMount>>,
     /// On a hybrid host whose hugetlb controller sits on the v2 hierarchy
     /// (v1 everything else): hugetlb goes through a v2 manager there.
     hugetlb_v2: Option<(PathBuf, libcgroups::v2::manager::Manager)>,
@@ -171,8 +186,7 @@ pub fn is_frozen(path: &Path, systemd: bool) -> bool {
 }
 
 /// The v2 mount of a hybrid host, when it (not v1) holds hugetlb.
-fn hybrid_hugetlb_root() -> Option<PathBuf> {
-    let mounts = mount::host_cgroup_mounts();
+fn hybrid_hugetlb_root(mounts: &[mount::HostMount]) -> Option<PathBuf> {
     let v1_has = mounts
         .iter()
         .any(|m| m.fstype == "cgroup" && m.super_opts.split(',').any(|o| o == "hugetlb"));
@@ -210,13 +224,13 @@ impl Cgroup {
         if systemd && !unified {
             return Err(CgroupError::SystemdNeedsV2);
         }
-        let manager = libcgroups::common::create_cgroup_manager(CgroupConfig {
-            cgroup_path: path.to_path_buf(),
-            systemd_cgroup: systemd,
-            container_name: id.to_string(),
-        })
-        .map_err(|e| merr(e.to_string()))?;
-        let hugetlb_v2 = match (unified, hybrid_hugetlb_root()) {
+        let kind = match (unified, systemd) {
+            (false, _) => Kind::V1,
+            (true, false) => Kind::V2,
+            (true, true) => Kind::Systemd,
+        };
+        let mounts = mount::host_cgroup_mounts();
+        let hugetlb_v2 = match (unified, hybrid_hugetlb_root(&mounts)) {
             (false, Some(root)) => {
                 let m = libcgroups::v2::manager::Manager::new(root.clone(), path.to_path_buf())
                     .map_err(|e| merr(e.to_string()))?;
@@ -226,7 +240,10 @@ impl Cgroup {
         };
         Ok(Cgroup {
             path: path.to_path_buf(),
-            manager,
+            id: id.to_string(),
+            kind,
+            manager: OnceCell::new(),
+            mounts: OnceCell::from(mounts),
             hugetlb_v2,
             pending: RefCell::new(None),
             v2_root: PathBuf::from(ROOT),
@@ -245,12 +262,33 @@ impl Cgroup {
             })?;
         Ok(Cgroup {
             path: path.to_path_buf(),
-            manager: m.any(),
+            id: String::new(),
+            kind: Kind::V2,
+            manager: OnceCell::from(m.any()),
+            mounts: OnceCell::new(),
             hugetlb_v2: None,
             pending: RefCell::new(None),
             v2_root: root.to_path_buf(),
             self_joined: Cell::new(false),
         })
+    }
+
+    /// libcgroups' manager for this cgroup, made on first use.
+    fn manager(&self) -> Result<&AnyCgroupManager, CgroupError> {
+        if let Some(m) = self.manager.get() {
+            return Ok(m);
+        }
+        let m = libcgroups::common::create_cgroup_manager(CgroupConfig {
+            cgroup_path: self.path.clone(),
+            systemd_cgroup: self.kind == Kind::Systemd,
+            container_name: self.id.clone(),
+        })
+        .map_err(|e| self.err(e))?;
+        Ok(self.manager.get_or_init(|| m))
+    }
+
+    fn mounts(&self) -> &[mount::HostMount] {
+        self.mounts.get_or_init(mount::host_cgroup_mounts)
     }
 
     fn err(&self, e: impl std::fmt::Display) -> CgroupError {
@@ -269,7 +307,7 @@ impl Cgroup {
 
     /// Whether the controllers are on cgroup v2 (pure v2 or systemd).
     pub fn is_v2(&self) -> bool {
-        !matches!(self.manager, AnyCgroupManager::V1(_))
+        self.kind != Kind::V1
     }
 
     /// Resources to apply as soon as the first task joins: `create` sets the
@@ -289,10 +327,10 @@ impl Cgroup {
     /// directories); [`Self::add_task`] then leaves the v1 hierarchies alone.
     /// None on v2, where a pid joins through `cgroup.procs`.
     pub fn self_join(&self, create: bool) -> Result<Option<SelfJoin>, CgroupError> {
-        if !matches!(self.manager, AnyCgroupManager::V1(_)) {
+        if self.kind != Kind::V1 {
             return Ok(None);
         }
-        let j = join::prepare(&self.path, create)?;
+        let j = join::prepare(self.mounts(), &self.path, create)?;
         self.self_joined.set(true);
         Ok(Some(j))
     }
@@ -300,7 +338,7 @@ impl Cgroup {
     pub fn add_task(&self, pid: i32) -> Result<(), CgroupError> {
         let pid = nix::unistd::Pid::from_raw(pid);
         if !self.self_joined.get() {
-            self.manager.add_task(pid).map_err(|e| self.err(e))?;
+            self.manager()?.add_task(pid).map_err(|e| self.err(e))?;
         }
         if let Some((_, m)) = &self.hugetlb_v2 {
             m.add_task(pid).map_err(|e| self.err(e))?;
@@ -314,15 +352,14 @@ impl Cgroup {
 
     /// The directory of controller `ctrl` (v1), or the cgroup's directory (v2).
     pub fn controller_dir(&self, ctrl: &str) -> Option<PathBuf> {
-        match &self.manager {
-            AnyCgroupManager::V1(_) => mount::host_cgroup_mounts()
-                .into_iter()
+        match self.kind {
+            Kind::V1 => self
+                .mounts()
+                .iter()
                 .find(|m| m.fstype == "cgroup" && m.super_opts.split(',').any(|o| o == ctrl))
                 .map(|m| under(&m.mountpoint, &self.path)),
-            AnyCgroupManager::V2(_) => Some(under(&self.v2_root, &self.path)),
-            AnyCgroupManager::Systemd(_) => {
-                systemd_unit_dir(&self.path).map(|rel| Path::new(ROOT).join(rel))
-            }
+            Kind::V2 => Some(under(&self.v2_root, &self.path)),
+            Kind::Systemd => systemd_unit_dir(&self.path).map(|rel| Path::new(ROOT).join(rel)),
         }
     }
 
@@ -352,12 +389,12 @@ impl Cgroup {
             oom_score_adj: None,
             freezer_state: None,
         };
-        self.manager
+        self.manager()?
             .apply(&opt(&main))
             .map_err(|e| self.apply_err(e))?;
         // v2 has no devices controller (libcgroups' filter needs libbpf):
         // our eBPF program. `update` passes no devices and leaves it be.
-        if let (AnyCgroupManager::V2(_), Some(devs)) = (&self.manager, r.devices()) {
+        if let (Kind::V2, Some(devs)) = (self.kind, r.devices()) {
             if let Some(dir) = self.controller_dir("devices") {
                 devices::apply(&dir, devs)?;
             }
@@ -425,8 +462,8 @@ impl Cgroup {
         &self,
         rdma: &std::collections::HashMap<String, oci_spec::runtime::LinuxRdma>,
     ) -> Result<(), CgroupError> {
-        let dir = match &self.manager {
-            AnyCgroupManager::V1(_) => self.controller_dir("rdma"),
+        let dir = match self.kind {
+            Kind::V1 => self.controller_dir("rdma"),
             _ => self.controller_dir("rdma").filter(|d| {
                 std::fs::read_to_string(Path::new(ROOT).join("cgroup.controllers"))
                     .map(|c| c.split_whitespace().any(|x| x == "rdma"))
@@ -455,19 +492,19 @@ impl Cgroup {
     }
 
     pub fn freeze(&self) -> Result<(), CgroupError> {
-        self.manager
+        self.manager()?
             .freeze(FreezerState::Frozen)
             .map_err(|e| self.err(e))
     }
 
     pub fn thaw(&self) -> Result<(), CgroupError> {
-        self.manager
+        self.manager()?
             .freeze(FreezerState::Thawed)
             .map_err(|e| self.err(e))
     }
 
     pub fn stats(&self) -> Result<libcgroups::stats::Stats, CgroupError> {
-        let mut s = self.manager.stats().map_err(|e| self.err(e))?;
+        let mut s = self.manager()?.stats().map_err(|e| self.err(e))?;
         if let Some((root, _)) = &self.hugetlb_v2 {
             s.hugetlb = v2_hugetlb_stats(&under(root, &self.path));
         }
@@ -512,9 +549,25 @@ impl Cgroup {
         })
     }
 
+    /// Every pid in the cgroup and its sub-cgroups.
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
+        if self.kind == Kind::V1 {
+            // As libcgroups does (the devices hierarchy), without its manager.
+            if let Some(dir) = self.controller_dir("devices") {
+                let mut out = Vec::new();
+                return match join::collect_pids(&dir, &mut out) {
+                    Ok(()) => Ok(out),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(out),
+                    Err(source) => Err(CgroupError::Io {
+                        path: dir,
+                        what: "listing pids",
+                        source,
+                    }),
+                };
+            }
+        }
         Ok(self
-            .manager
+            .manager()?
             .get_all_pids()
             .map_err(|e| self.err(e))?
             .into_iter()
@@ -523,10 +576,11 @@ impl Cgroup {
     }
 
     pub fn remove(&self) -> Result<(), CgroupError> {
-        let mut r = self.manager.remove().map_err(|e| self.err(e));
-        if matches!(self.manager, AnyCgroupManager::V1(_)) {
-            r = r.and(join::remove_named(&self.path));
-        }
+        // v1: ours, without the manager (see `join::remove`).
+        let r = match self.kind {
+            Kind::V1 => join::remove(self.mounts(), &self.path),
+            _ => self.manager()?.remove().map_err(|e| self.err(e)),
+        };
         if let Some((_, m)) = &self.hugetlb_v2 {
             m.remove().map_err(|e| self.err(e))?;
         }
