@@ -20,9 +20,13 @@
 //!
 //! # Consistency
 //! Blobs are written to `.oximg/ingest/` and renamed into `blobs/` only after
-//! their digest and size check out (temp + fsync + rename + dir fsync), so a
-//! blob path that exists is always complete. `index.json` is rewritten the
-//! same way under an exclusive `flock` on `.oximg/index.lock`. A pull holds a
+//! their digest and size check out (temp + fsync + rename), so a blob path
+//! that exists is always complete. `index.json` is rewritten the same way
+//! (plus a fsync of the store directory) under an exclusive `flock` on
+//! `.oximg/index.lock`; before that, the `blobs/<alg>` directories are
+//! fsynced, which makes every blob name renamed so far durable before any
+//! `index.json` that can refer to it (one directory fsync per pull rather
+//! than one per blob). A pull holds a
 //! shared lock on `.oximg/gc.lock` from its first blob to its `set_ref`, and
 //! `gc` takes it exclusively, so gc never deletes blobs a pull is about to
 //! reference. A killed pull leaves only a partial file in `ingest/`, which
@@ -169,8 +173,10 @@ impl Store {
         if !layout.exists() || !index.exists() || !dir.join("blobs").exists() {
             // Creation races with other oximg processes: do it under the lock.
             let _l = store.lock_index()?;
+            // Made durable by the store directory fsync that ends
+            // `write_index` (below, or at the first pull).
             if !layout.exists() {
-                store.write_atomic(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+                store.write_atomic(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#, false)?;
             }
             fs::create_dir_all(store.root.join("blobs/sha256")).map_err(at(dir))?;
             if !index.exists() {
@@ -388,8 +394,10 @@ impl Store {
         self.lock("gc.lock", false)
     }
 
-    /// Write `bytes` to `path` atomically: temp file, fsync, rename, dir fsync.
-    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    /// Write `bytes` to `path` atomically: temp file, fsync, rename, and with
+    /// `sync_dir` a fsync of the directory (blobs leave that to
+    /// [`Self::write_index`]).
+    fn write_atomic(&self, path: &Path, bytes: &[u8], sync_dir: bool) -> Result<(), StoreError> {
         let dir = path.parent().unwrap_or(&self.root);
         let tmp = dir.join(format!(
             ".{}.tmp-{}-{}",
@@ -402,7 +410,10 @@ impl Store {
             f.write_all(bytes)?;
             f.sync_all()?;
             fs::rename(&tmp, path)?;
-            File::open(dir)?.sync_all()
+            if sync_dir {
+                File::open(dir)?.sync_all()?;
+            }
+            Ok(())
         })();
         if res.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -415,7 +426,26 @@ impl Store {
             what: "index.json".into(),
             source,
         })?;
-        self.write_atomic(&self.root.join("index.json"), &b)
+        self.sync_blob_dirs()?;
+        self.write_atomic(&self.root.join("index.json"), &b, true)
+    }
+
+    /// fsync each `blobs/<alg>` directory: the blob renames done so far
+    /// become durable before an `index.json` naming them does.
+    fn sync_blob_dirs(&self) -> Result<(), StoreError> {
+        let blobs = self.root.join("blobs");
+        let entries = match fs::read_dir(&blobs) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(at(&blobs)(e)),
+        };
+        for e in entries {
+            let p = e.map_err(at(&blobs))?.path();
+            if p.is_dir() {
+                File::open(&p).and_then(|d| d.sync_all()).map_err(at(&p))?;
+            }
+        }
+        Ok(())
     }
 
     /// Edit `index.json` under the index lock.
@@ -470,7 +500,7 @@ impl Store {
             return Ok(digest);
         }
         fs::create_dir_all(p.parent().expect("blob has a parent")).map_err(at(&p))?;
-        self.write_atomic(&p, bytes)?;
+        self.write_atomic(&p, bytes, false)?;
         Ok(digest)
     }
 
@@ -711,10 +741,9 @@ impl Ingest {
         let dest = self.store.blob_path(&self.expected);
         let dir = dest.parent().expect("blob has a parent");
         fs::create_dir_all(dir).map_err(at(dir))?;
+        // The new name is made durable by the next `index.json` write (the
+        // first thing that can refer to it), which fsyncs `blobs/<alg>`.
         fs::rename(&self.path, &dest).map_err(at(&dest))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(at(dir))?;
         Ok(())
     }
 }
