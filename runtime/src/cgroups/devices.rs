@@ -286,6 +286,20 @@ pub fn load(prog: &[Insn]) -> Result<OwnedFd, DeviceFilterError> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// v1: writes `rules`, then the defaults, to `devices.allow`/`devices.deny`
+/// of `dir`, in order, as libcgroups' v1 controller does.
+pub fn apply_v1(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), super::CgroupError> {
+    for r in rules.iter().cloned().chain(default_rules()) {
+        let f = dir.join(if r.allow() { "devices.allow" } else { "devices.deny" });
+        std::fs::write(&f, r.to_string()).map_err(|source| super::CgroupError::Io {
+            path: f,
+            what: "writing a device rule",
+            source,
+        })?;
+    }
+    Ok(())
+}
+
 /// Compiles `rules` (plus the defaults) and attaches the program to the v2
 /// cgroup directory `dir`.
 pub fn apply(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), DeviceFilterError> {

@@ -366,6 +366,13 @@ impl Cgroup {
     /// Applies `r` (all of it; `update` passes the merged resources).
     pub fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         resources::validate(r, self.is_v2())?;
+        if self.kind == Kind::V1 && only_devices(r) {
+            // A bundle without limits (the usual create): device rules are
+            // all there is to write, with no need of libcgroups' manager.
+            if let Some(dir) = self.controller_dir("devices") {
+                return devices::apply_v1(&dir, r.devices().as_deref().unwrap_or_default());
+            }
+        }
         let mut main = r.clone();
         let mut huge = LinuxResources::default();
         if self.hugetlb_v2.is_some() {
@@ -588,6 +595,13 @@ impl Cgroup {
     }
 }
 
+/// Whether `r` holds device rules and nothing else.
+fn only_devices(r: &LinuxResources) -> bool {
+    let mut rest = r.clone();
+    rest.set_devices(None);
+    rest == LinuxResources::default()
+}
+
 /// hugetlb usage from a v2 cgroup (what the v1 manager cannot see on a
 /// hybrid host): `hugetlb.<size>.current` and the `max` count of `.events`.
 fn v2_hugetlb_stats(
@@ -620,6 +634,18 @@ fn v2_hugetlb_stats(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_devices_means_nothing_else_set() {
+        let mut r = LinuxResources::default();
+        assert!(only_devices(&r));
+        r.set_devices(Some(vec![Default::default()]));
+        assert!(only_devices(&r));
+        let mut p = oci_spec::runtime::LinuxPids::default();
+        p.set_limit(10);
+        r.set_pids(Some(p));
+        assert!(!only_devices(&r));
+    }
 
     #[test]
     fn cgroups_path_semantics() {
