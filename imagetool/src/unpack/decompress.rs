@@ -1,14 +1,17 @@
 //! Layer media types, and the verified decompression stream.
 //!
 //! A helper thread reads the blob, hashes it (digest + size) and decompresses
-//! it; the caller's thread hashes the decompressed tar (`diff_id`), one whole
-//! chunk at a time as it arrives, while applying it. The split keeps the two
-//! threads about equally busy (two sha256 passes on the helper made it the
-//! bottleneck). All checks happen at EOF; the applier drains the stream to
-//! the end so a layer is never accepted unverified.
+//! it into 1 MiB chunks, shared (`Arc`) by a second helper that hashes the
+//! tar (`diff_id`) and by the caller's thread, which applies it. Three
+//! threads: with both sha256 passes on one helper, it was the bottleneck of
+//! large layers; with the tar's hash on the applier, layers of many small
+//! files (where applying is the slow part) paid for it. All checks happen at
+//! EOF; the applier drains the stream to the end so a layer is never
+//! accepted unverified.
 
 use std::io::{self, Read};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use oci_spec::image::{Digest, MediaType};
@@ -94,20 +97,33 @@ impl<R: Read> Read for Hashing<R> {
 
 const CHUNK: usize = 1 << 20;
 
+/// A piece of the decompressed tar, shared by the applier and the hasher.
+type Chunk = Arc<Vec<u8>>;
+
+/// Whoever drops a chunk last hands its buffer back to the producer (no
+/// allocating and zeroing 1 MiB per chunk).
+fn recycle(chunk: Chunk, to: &Sender<Vec<u8>>) {
+    if let Ok(v) = Arc::try_unwrap(chunk) {
+        if v.capacity() >= CHUNK {
+            // The producer may be gone: then nobody needs it.
+            let _ = to.send(v);
+        }
+    }
+}
+
 /// The decompressed tar stream: a `Read` fed by the helper thread. Call
 /// [`VerifiedStream::finish`] after the tar ended to drain and verify.
 pub struct VerifiedStream {
-    rx: Receiver<io::Result<Vec<u8>>>,
-    /// Used chunks go back to the producer (no allocating and zeroing 1 MiB
-    /// per chunk).
+    rx: Receiver<io::Result<Chunk>>,
     recycle: Sender<Vec<u8>>,
-    cur: Vec<u8>,
+    cur: Chunk,
     pos: usize,
     done: bool,
-    /// The tar's hash, fed with each chunk as it is received.
-    diff_hasher: Sha256,
     diff_id: Option<Digest>,
     worker: Option<JoinHandle<Result<(), StreamError>>>,
+    /// Hashes the tar when there is a diff_id to check; ends with the
+    /// producer, returning the hex digest.
+    hasher: Option<JoinHandle<String>>,
 }
 
 impl VerifiedStream {
@@ -126,21 +142,39 @@ impl VerifiedStream {
         }
         // A few chunks in flight: enough to overlap I/O, little memory.
         let (tx, rx) = sync_channel(4);
-        let (recycle, recycled) = channel();
+        let (recycle_tx, recycled) = channel();
         let diff_id = expect.diff_id.clone();
+        let (hash_tx, hasher) = if diff_id.is_some() {
+            let (htx, hrx) = sync_channel::<Chunk>(2);
+            let back = recycle_tx.clone();
+            let h = std::thread::Builder::new()
+                .name("oximg-diffid".into())
+                .spawn(move || {
+                    let mut s = Sha256::new();
+                    for chunk in hrx {
+                        s.update(&chunk[..]);
+                        recycle(chunk, &back);
+                    }
+                    hex::encode(s.finalize())
+                })
+                .map_err(StreamError::Io)?;
+            (Some(htx), Some(h))
+        } else {
+            (None, None)
+        };
         let worker = std::thread::Builder::new()
             .name("oximg-decompress".into())
-            .spawn(move || produce(blob, compression, expect, tx, recycled))
+            .spawn(move || produce(blob, compression, expect, tx, hash_tx, recycled))
             .map_err(StreamError::Io)?;
         Ok(VerifiedStream {
             rx,
-            recycle,
-            cur: Vec::new(),
+            recycle: recycle_tx,
+            cur: Arc::new(Vec::new()),
             pos: 0,
             done: false,
-            diff_hasher: Sha256::new(),
             diff_id,
             worker: Some(worker),
+            hasher,
         })
     }
 
@@ -152,7 +186,9 @@ impl VerifiedStream {
         self.join()?;
         drained?;
         if let Some(d) = self.diff_id.take() {
-            let actual = hex::encode(std::mem::take(&mut self.diff_hasher).finalize());
+            let actual = self.join_hasher().ok_or_else(|| {
+                StreamError::Io(io::Error::other("diff_id hashing thread panicked"))
+            })?;
             if actual != sha256_hex_of(&d)? {
                 return Err(StreamError::DiffId {
                     expected: d.to_string(),
@@ -184,15 +220,23 @@ impl VerifiedStream {
             None => Ok(()),
         }
     }
+
+    /// The tar's digest (hex); call after [`Self::join`] (the hasher ends
+    /// when the producer does). `None` if it panicked or never ran.
+    fn join_hasher(&mut self) -> Option<String> {
+        self.hasher.take()?.join().ok()
+    }
 }
 
 impl Drop for VerifiedStream {
     fn drop(&mut self) {
         // Abandoned early (an apply error): dropping the receiver makes the
-        // producer's next send fail, so the thread ends; then reap it.
+        // producer's next send fail, so the thread ends, and with it the
+        // hasher; then reap both.
         let (_, dead) = sync_channel(0);
         self.rx = dead;
         let _ = self.join();
+        let _ = self.join_hasher();
     }
 }
 
@@ -204,14 +248,8 @@ impl Read for VerifiedStream {
             }
             match self.rx.recv() {
                 Ok(Ok(chunk)) => {
-                    if self.diff_id.is_some() {
-                        self.diff_hasher.update(&chunk);
-                    }
                     let used = std::mem::replace(&mut self.cur, chunk);
-                    if used.len() == CHUNK {
-                        // The producer may be gone: then nobody needs it.
-                        let _ = self.recycle.send(used);
-                    }
+                    recycle(used, &self.recycle);
                     self.pos = 0;
                 }
                 Ok(Err(e)) => {
@@ -237,7 +275,8 @@ fn produce<R: Read>(
     blob: R,
     compression: Compression,
     expect: Expect,
-    tx: SyncSender<io::Result<Vec<u8>>>,
+    tx: SyncSender<io::Result<Chunk>>,
+    hash_tx: Option<SyncSender<Chunk>>,
     recycled: Receiver<Vec<u8>>,
 ) -> Result<(), StreamError> {
     let mut outer = Hashing {
@@ -274,6 +313,14 @@ fn produce<R: Read>(
                 break;
             }
             chunk.truncate(filled);
+            let chunk = Arc::new(chunk);
+            if let Some(h) = &hash_tx {
+                if h.send(chunk.clone()).is_err() {
+                    return Err(StreamError::Io(io::Error::other(
+                        "diff_id hashing thread stopped",
+                    )));
+                }
+            }
             if tx.send(Ok(chunk)).is_err() {
                 // The consumer gave up; nothing to verify for anyone.
                 return Err(StreamError::Aborted);
