@@ -96,6 +96,7 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 const CHUNK: usize = 1 << 20;
+const FIRST_CHUNK: usize = 64 << 10;
 
 /// A piece of the decompressed tar, shared by the applier and the hasher.
 type Chunk = Arc<Vec<u8>>;
@@ -293,12 +294,17 @@ fn produce<R: Read>(
             )),
             Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(&mut outer)?),
         };
+        // Small chunks first, so the applier starts at once (a small image
+        // is over in a few chunks), then whole ones: fewer channel round
+        // trips. Only what is filled is touched (no 1 MiB memset up front).
+        let mut want = FIRST_CHUNK;
         loop {
-            let mut chunk = recycled.try_recv().unwrap_or_default();
-            chunk.resize(CHUNK, 0);
+            let mut chunk = recycled
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+            chunk.resize(want, 0);
             let mut filled = 0;
-            // Fill whole chunks: fewer channel round trips.
-            while filled < CHUNK {
+            while filled < want {
                 let n = match plain.read(&mut chunk[filled..]) {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -313,6 +319,7 @@ fn produce<R: Read>(
                 break;
             }
             chunk.truncate(filled);
+            want = (want * 2).min(CHUNK);
             let chunk = Arc::new(chunk);
             if let Some(h) = &hash_tx {
                 if h.send(chunk.clone()).is_err() {
