@@ -290,7 +290,11 @@ pub fn load(prog: &[Insn]) -> Result<OwnedFd, DeviceFilterError> {
 /// of `dir`, in order, as libcgroups' v1 controller does.
 pub fn apply_v1(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), super::CgroupError> {
     for r in rules.iter().cloned().chain(default_rules()) {
-        let f = dir.join(if r.allow() { "devices.allow" } else { "devices.deny" });
+        let f = dir.join(if r.allow() {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        });
         std::fs::write(&f, r.to_string()).map_err(|source| super::CgroupError::Io {
             path: f,
             what: "writing a device rule",
