@@ -2,9 +2,10 @@
 //!
 //! No re-exec of the runtime: the runtime forks a short-lived stage 1 that
 //! joins the cgroup (v1: by itself, see `cgroups::SelfJoin`), joins/creates
-//! the namespaces (the parent writes its id maps and applies the resources), then clones init with CLONE_PARENT so that init is the
-//! runtime's own child (`run` can wait for it; under a subreaper like
-//! containerd's shim it is reparented there when `create` exits). Init sets
+//! the namespaces (the parent writes its id maps and applies the resources),
+//! then clones init with CLONE_PARENT so that init is the runtime's own child
+//! (`run` can wait for it; under a subreaper like containerd's shim it is
+//! reparented there when `create` exits). Init sets
 //! up the rootfs and the process, reports `Ready`, and blocks on the exec
 //! fifo until `start`.
 
