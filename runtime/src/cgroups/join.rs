@@ -35,15 +35,18 @@ const CONTROLLERS: &[&str] = &[
     "freezer",
 ];
 
-/// Open `tasks` files of the container's cgroup, one per v1 hierarchy.
-pub struct SelfJoin(Vec<File>);
+/// Open `tasks` files of the container's cgroup, one per v1 hierarchy, with
+/// their paths for the error message.
+pub struct SelfJoin(Vec<(PathBuf, File)>);
 
 impl SelfJoin {
     /// Moves the calling thread into every hierarchy. Only for a
     /// single-threaded process (a forked child): other threads would stay.
-    pub fn join(&self) -> std::io::Result<()> {
-        for f in &self.0 {
-            (&*f).write_all(b"0")?;
+    pub fn join(&self) -> Result<(), String> {
+        for (path, f) in &self.0 {
+            (&*f)
+                .write_all(b"0")
+                .map_err(|e| format!("writing {}: {e}", path.display()))?;
         }
         Ok(())
     }
@@ -52,84 +55,75 @@ impl SelfJoin {
 /// The named v1 hierarchy runc puts containers in too (its `NameGroup`).
 const NAMED: &str = "name=systemd";
 
-/// Whether a v1 mount's super options name the [`NAMED`] hierarchy.
-fn is_named(super_opts: &str) -> bool {
-    super_opts.split(',').any(|o| o == NAMED)
+/// The v1 hierarchies a container is put in, each mount point once: those
+/// holding one of [`CONTROLLERS`] (`true`: required) and [`NAMED`] (`false`:
+/// best effort, as runc).
+fn hierarchies(mounts: &[HostMount]) -> Vec<(&HostMount, bool)> {
+    let mut out: Vec<(&HostMount, bool)> = Vec::new();
+    for m in mounts.iter().filter(|m| m.fstype == "cgroup") {
+        if out.iter().any(|(o, _)| o.mountpoint == m.mountpoint) {
+            continue;
+        }
+        let mut opts = m.super_opts.split(',');
+        if opts.clone().any(|o| CONTROLLERS.contains(&o)) {
+            out.push((m, true));
+        } else if opts.any(|o| o == NAMED) {
+            out.push((m, false));
+        }
+    }
+    out
 }
 
-/// Opens `tasks` under `path` in each v1 hierarchy holding one of
-/// [`CONTROLLERS`]; with `create`, makes the directories first (seeding an
-/// empty cpuset from its parent, as joining needs). The [`NAMED`] hierarchy,
-/// when mounted, is joined too, but best effort: a failure there is skipped
-/// (runc ignores it as well).
+/// Opens `tasks` under `path` in each hierarchy of [`hierarchies`]; with
+/// `create`, makes the directories first (seeding an empty cpuset from its
+/// parent, as joining needs). A failure in the [`NAMED`] hierarchy is
+/// skipped (runc ignores it as well).
 pub(super) fn prepare(
     mounts: &[HostMount],
     path: &Path,
     create: bool,
 ) -> Result<SelfJoin, CgroupError> {
     let mut files = Vec::new();
-    let mut seen = Vec::new();
-    for m in mounts {
-        if m.fstype != "cgroup" || seen.contains(&&m.mountpoint) {
-            continue;
-        }
-        let opts: Vec<&str> = m.super_opts.split(',').collect();
-        if !opts.iter().any(|o| CONTROLLERS.contains(o)) {
-            if is_named(&m.super_opts) {
-                let dir = super::under(&m.mountpoint, path);
-                let opened = (!create || std::fs::create_dir_all(&dir).is_ok())
-                    .then(|| OpenOptions::new().write(true).open(dir.join("tasks")).ok())
-                    .flatten();
-                if let Some(f) = opened {
-                    files.push(f);
-                    seen.push(&m.mountpoint);
+    for (m, required) in hierarchies(mounts) {
+        let dir = super::under(&m.mountpoint, path);
+        let tasks = dir.join("tasks");
+        let opened = (|| -> Result<File, (&'static str, std::io::Error)> {
+            if create {
+                if m.super_opts.split(',').any(|o| o == "cpuset") {
+                    create_cpuset(&m.mountpoint, path)
+                        .map_err(|e| ("creating cpuset cgroup", e))?;
+                } else {
+                    std::fs::create_dir_all(&dir).map_err(|e| ("creating cgroup", e))?;
                 }
             }
-            continue;
-        }
-        let dir = super::under(&m.mountpoint, path);
-        let io = |what: &'static str| {
-            let dir = dir.clone();
-            move |source| CgroupError::Io {
-                path: dir,
-                what,
-                source,
-            }
-        };
-        if create {
-            if opts.contains(&"cpuset") {
-                create_cpuset(&m.mountpoint, path).map_err(io("creating cpuset cgroup"))?;
-            } else {
-                std::fs::create_dir_all(&dir).map_err(io("creating cgroup"))?;
+            OpenOptions::new()
+                .write(true)
+                .open(&tasks)
+                .map_err(|e| ("opening tasks", e))
+        })();
+        match opened {
+            Ok(f) => files.push((tasks, f)),
+            Err(_) if !required => {}
+            Err((what, source)) => {
+                return Err(CgroupError::Io {
+                    path: dir,
+                    what,
+                    source,
+                })
             }
         }
-        let f = OpenOptions::new()
-            .write(true)
-            .open(dir.join("tasks"))
-            .map_err(io("opening tasks"))?;
-        files.push(f);
-        seen.push(&m.mountpoint);
     }
     Ok(SelfJoin(files))
 }
 
-/// Removes the container's cgroup from every v1 hierarchy it joins (the
-/// controllers' and [`NAMED`]), without libcgroups' manager: children first
-/// (a container may make sub-cgroups), whatever is left in one is killed,
-/// and a directory still busy with exiting tasks is retried for a second.
-/// Gone already is fine.
+/// Removes the container's cgroup from every hierarchy it joins (see
+/// [`hierarchies`]), without libcgroups' manager: children first (a
+/// container may make sub-cgroups), whatever is left in one is killed, and a
+/// directory still busy with exiting tasks is retried for a second. Gone
+/// already is fine.
 pub(super) fn remove(mounts: &[HostMount], path: &Path) -> Result<(), CgroupError> {
-    let mut seen = Vec::new();
     let mut res = Ok(());
-    for m in mounts {
-        if m.fstype != "cgroup" || seen.contains(&&m.mountpoint) {
-            continue;
-        }
-        let opts: Vec<&str> = m.super_opts.split(',').collect();
-        if !opts.iter().any(|o| CONTROLLERS.contains(o)) && !is_named(&m.super_opts) {
-            continue;
-        }
-        seen.push(&m.mountpoint);
+    for (m, _) in hierarchies(mounts) {
         let dir = super::under(&m.mountpoint, path);
         if dir == m.mountpoint {
             continue;

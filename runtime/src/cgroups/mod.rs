@@ -19,7 +19,7 @@ use libcgroups::common::{
     AnyCgroupManager, CgroupConfig, CgroupManager, CgroupSetup, ControllerOpt, FreezerState,
 };
 use oci_spec::runtime::LinuxResources;
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{OnceCell, RefCell};
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = "/sys/fs/cgroup";
@@ -73,8 +73,6 @@ pub struct Cgroup {
     pending: RefCell<Option<LinuxResources>>,
     /// Where the v2 hierarchy is mounted (tests use the hybrid one).
     v2_root: PathBuf,
-    /// The v1 hierarchies are joined through [`SelfJoin`], not by pid.
-    self_joined: Cell<bool>,
 }
 
 /// The runtime's own cgroup path (as seen in /proc/self/cgroup), which runc
@@ -82,13 +80,7 @@ pub struct Cgroup {
 fn own_cgroup() -> PathBuf {
     let data = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     let mut v2 = None;
-    for line in data.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, ctrls, path) = (
-            parts.next(),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or("/"),
-        );
+    for (ctrls, path) in mount::proc_cgroup_entries(&data) {
         if ctrls.split(',').any(|c| c == "memory" || c == "pids") {
             return PathBuf::from(path);
         }
@@ -247,7 +239,6 @@ impl Cgroup {
             hugetlb_v2,
             pending: RefCell::new(None),
             v2_root: PathBuf::from(ROOT),
-            self_joined: Cell::new(false),
         })
     }
 
@@ -269,7 +260,6 @@ impl Cgroup {
             hugetlb_v2: None,
             pending: RefCell::new(None),
             v2_root: root.to_path_buf(),
-            self_joined: Cell::new(false),
         })
     }
 
@@ -324,20 +314,20 @@ impl Cgroup {
 
     /// On v1, the `tasks` files through which a forked, single-threaded
     /// stage 1 puts itself in the cgroup (see [`join`]; `create` makes the
-    /// directories); [`Self::add_task`] then leaves the v1 hierarchies alone.
-    /// None on v2, where a pid joins through `cgroup.procs`.
+    /// directories). None on v2, where [`Self::add_task`] joins the pid.
     pub fn self_join(&self, create: bool) -> Result<Option<SelfJoin>, CgroupError> {
         if self.kind != Kind::V1 {
             return Ok(None);
         }
-        let j = join::prepare(self.mounts(), &self.path, create)?;
-        self.self_joined.set(true);
-        Ok(Some(j))
+        join::prepare(self.mounts(), &self.path, create).map(Some)
     }
 
+    /// Puts `pid` in the cgroup where it does not join by itself (v2, and
+    /// the hybrid hugetlb hierarchy; v1 goes through [`Self::self_join`]),
+    /// then applies the resources given to [`Self::apply_on_join`].
     pub fn add_task(&self, pid: i32) -> Result<(), CgroupError> {
         let pid = nix::unistd::Pid::from_raw(pid);
-        if !self.self_joined.get() {
+        if self.kind != Kind::V1 {
             self.manager()?.add_task(pid).map_err(|e| self.err(e))?;
         }
         if let Some((_, m)) = &self.hugetlb_v2 {
@@ -505,6 +495,17 @@ impl Cgroup {
     }
 
     pub fn thaw(&self) -> Result<(), CgroupError> {
+        // v1 needs one write, not libcgroups' manager (delete thaws first).
+        if self.kind == Kind::V1 {
+            if let Some(dir) = self.controller_dir("freezer") {
+                let f = dir.join("freezer.state");
+                return std::fs::write(&f, "THAWED").map_err(|source| CgroupError::Io {
+                    path: f,
+                    what: "thawing",
+                    source,
+                });
+            }
+        }
         self.manager()?
             .freeze(FreezerState::Thawed)
             .map_err(|e| self.err(e))

@@ -76,6 +76,16 @@ pub(super) struct HostMount {
     pub super_opts: String,
 }
 
+/// The `(controllers, path)` of each `/proc/<pid>/cgroup` line
+/// (`hierarchy-id:controllers:path`; controllers empty on v2).
+pub(super) fn proc_cgroup_entries(data: &str) -> impl Iterator<Item = (&str, &str)> {
+    data.lines().map(|line| {
+        let mut parts = line.splitn(3, ':');
+        parts.next();
+        (parts.next().unwrap_or(""), parts.next().unwrap_or("/"))
+    })
+}
+
 pub(super) fn host_cgroup_mounts() -> Vec<HostMount> {
     let data = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut out = Vec::new();
@@ -136,13 +146,7 @@ fn mount_one(
     // Our own cgroup in this hierarchy, from /proc/self/cgroup.
     let ctrls: Vec<&str> = m.super_opts.split(',').collect();
     let mut rel = "/";
-    for line in own.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, c, p) = (
-            parts.next(),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or("/"),
-        );
+    for (c, p) in proc_cgroup_entries(own) {
         let hit = if m.fstype == "cgroup2" {
             c.is_empty()
         } else {

@@ -3,6 +3,7 @@
 
 use super::state::{hook_state, live_start_time, Status};
 use super::{Container, ContainerError};
+use crate::cgroups::Cgroup;
 use crate::{hooks, log};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -15,49 +16,36 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> 
         Err(ContainerError::NotExist) if force => return Ok(()),
         Err(e) => return Err(e),
     };
+    // Opened once for the kill and the removal (each open reads mountinfo).
+    let cg = c.cgroup().ok();
     match c.status() {
         Status::Stopped => {}
         // runc deletes a created container (containerd relies on it).
-        Status::Created | Status::Creating => kill_and_wait(&c),
+        Status::Created | Status::Creating => kill_and_wait(&c, cg.as_ref()),
         s @ (Status::Running | Status::Paused) => {
             if !force {
                 return Err(ContainerError::WrongState(format!(
                     "cannot delete container {id} that is not stopped: {s}"
                 )));
             }
-            kill_and_wait(&c);
+            kill_and_wait(&c, cg.as_ref());
         }
     }
-    destroy(&c)
+    destroy(&c, cg.as_ref())
 }
 
 /// SIGKILL to everything in the container, then wait (bounded) for init to
 /// be gone. Init is usually not our child, so we poll; a zombie counts as gone.
-fn kill_and_wait(c: &Container) {
-    let cg = c.cgroup().ok();
-    if let Some(cg) = &cg {
+fn kill_and_wait(c: &Container, cg: Option<&Cgroup>) {
+    if let Some(cg) = cg {
         // A frozen cgroup would hold the SIGKILL until thawed.
-        thaw(&c.state.cgroup_path);
+        let _ = cg.thaw();
         for p in cg.pids().unwrap_or_default() {
             let _ = nix::sys::signal::kill(Pid::from_raw(p), Signal::SIGKILL);
         }
     }
     let _ = nix::sys::signal::kill(Pid::from_raw(c.state.pid), Signal::SIGKILL);
     wait_gone(c.state.pid, c.state.pid_start);
-}
-
-fn thaw(cgroup: &Path) {
-    let rel = cgroup.strip_prefix("/").unwrap_or(cgroup);
-    let _ = std::fs::write(
-        Path::new("/sys/fs/cgroup/freezer")
-            .join(rel)
-            .join("freezer.state"),
-        "THAWED",
-    );
-    let _ = std::fs::write(
-        Path::new("/sys/fs/cgroup").join(rel).join("cgroup.freeze"),
-        "0",
-    );
 }
 
 fn wait_gone(pid: i32, start: u64) {
@@ -69,8 +57,8 @@ fn wait_gone(pid: i32, start: u64) {
     }
 }
 
-fn destroy(c: &Container) -> Result<(), ContainerError> {
-    if let Ok(cg) = c.cgroup() {
+fn destroy(c: &Container, cg: Option<&Cgroup>) -> Result<(), ContainerError> {
+    if let Some(cg) = cg {
         // Without a private pid namespace other processes outlive init.
         let pids = cg.pids().unwrap_or_default();
         if !pids.is_empty() {

@@ -21,7 +21,7 @@ pub fn resume(c: &Container) -> Result<(), ContainerError> {
 /// runc's rule after `kill` of a paused container: a frozen task does not
 /// die until thawed, so SIGKILL thaws the cgroup, and `--all` (which runc
 /// sends inside a freeze/thaw pair) leaves it thawed too. `was` is the
-/// status before the signal. For `kill` to call; not wired yet.
+/// status before the signal. `kill` calls it after signalling.
 pub fn thaw_after_kill(
     c: &Container,
     was: Status,
