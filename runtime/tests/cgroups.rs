@@ -439,18 +439,7 @@ fn exec_joins_the_cgroup_and_its_limits() {
         let id = rt.id("cg-exec");
         let b = bundle(&id, "sleep 1000", json!({"pids": {"limit": 50}}));
         run_detached(rt, &b, &id).ok();
-        let pid_file = b.path().join("exec.pid");
-        rt.run(&[
-            "exec",
-            "--detach",
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &id,
-            "sleep",
-            "1000",
-        ])
-        .ok();
-        let pid: i32 = wait_file(&pid_file).trim().parse().unwrap();
+        let pid = exec_detached(rt, &id, &["sleep", "1000"]);
         let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
         let joined: Vec<bool> = ["memory", "pids", "cpu", "freezer"]
             .iter()
@@ -480,18 +469,7 @@ fn sub_cgroups_are_listed_killed_and_removed() {
         let id = rt.id("cg-sub");
         let b = bundle(&id, "sleep 1000", json!({}));
         run_detached(rt, &b, &id).ok();
-        let pid_file = b.path().join("exec.pid");
-        rt.run(&[
-            "exec",
-            "--detach",
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &id,
-            "sleep",
-            "999",
-        ])
-        .ok();
-        let pid: i32 = wait_file(&pid_file).trim().parse().unwrap();
+        let pid = exec_detached(rt, &id, &["sleep", "999"]);
         for ctrl in ["pids", "memory", "devices", "freezer"] {
             let sub = host_cg(ctrl, &id).join("sub/inner");
             fs::create_dir_all(&sub).unwrap();
@@ -629,18 +607,7 @@ fn the_named_systemd_hierarchy_is_joined_too() {
         let b = bundle(&id, script, json!({}));
         run_detached(rt, &b, &id).ok();
         let seen = wait_file(&b.path().join("shared/seen"));
-        let pid_file = b.path().join("exec.pid");
-        rt.run(&[
-            "exec",
-            "--detach",
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &id,
-            "sleep",
-            "1000",
-        ])
-        .ok();
-        let pid: i32 = wait_file(&pid_file).trim().parse().unwrap();
+        let pid = exec_detached(rt, &id, &["sleep", "1000"]);
         let exec_cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
         let host_dir = named.join(&id).is_dir();
         finish(rt, &b, &id);

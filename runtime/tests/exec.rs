@@ -111,15 +111,7 @@ fn exec_joins_every_namespace_and_the_cgroup() {
         let init_inside = exec_in(rt, &id, &[], &["cat", "/proc/1/cgroup"]);
         assert_eq!(cg_inside, init_inside.stdout, "[{}]", rt.name);
         // ...and from the host: a detached exec'd process is in init's cgroup.
-        let pid_file = rt.scratch().join(format!("{id}.exec.pid"));
-        exec_in(
-            rt,
-            &id,
-            &["--detach", "--pid-file", pid_file.to_str().unwrap()],
-            &["sleep", "100"],
-        )
-        .ok();
-        let p: i32 = wait_file(&pid_file).trim().parse().unwrap();
+        let p = exec_detached(rt, &id, &["sleep", "100"]);
         assert_eq!(
             fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap(),
             fs::read_to_string(format!("/proc/{init}/cgroup")).unwrap(),
@@ -153,15 +145,7 @@ fn exec_joins_the_user_namespace() {
             .unwrap()
             .retain(|m| m["destination"] != "/sys");
         let (id, init) = start_container(rt, &b, "exuserns");
-        let pid_file = rt.scratch().join(format!("{id}.exec.pid"));
-        let out = exec_in(
-            rt,
-            &id,
-            &["--detach", "--pid-file", pid_file.to_str().unwrap()],
-            &["sleep", "100"],
-        );
-        out.ok();
-        let p: i32 = wait_file(&pid_file).trim().parse().unwrap();
+        let p = exec_detached(rt, &id, &["sleep", "100"]);
         let ns = |pid: i32, k: &str| fs::read_link(format!("/proc/{pid}/ns/{k}")).unwrap();
         for k in ["user", "mnt", "pid", "net", "ipc", "uts"] {
             assert_eq!(ns(p, k), ns(init, k), "[{}] {k}", rt.name);

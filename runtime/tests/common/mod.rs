@@ -1106,6 +1106,23 @@ pub fn exec_in(rt: &Runtime, id: &str, flags: &[&str], cmd: &[&str]) -> Out {
     rt.run(&args)
 }
 
+/// `exec --detach --pid-file` of `cmd` into `id`; the exec'd process's host
+/// pid (from the pid file, written once it runs).
+pub fn exec_detached(rt: &Runtime, id: &str, cmd: &[&str]) -> i32 {
+    let pid_file = rt
+        .scratch()
+        .join(format!("{id}.exec-{}.pid", cmd.join("_").replace('/', "_")));
+    let _ = fs::remove_file(&pid_file);
+    exec_in(
+        rt,
+        id,
+        &["--detach", "--pid-file", pid_file.to_str().unwrap()],
+        cmd,
+    )
+    .ok();
+    wait_file(&pid_file).trim().parse().unwrap()
+}
+
 /// A process JSON (the spec's `process` object, as containerd writes it for
 /// `exec --process`) from the config template, running `args`.
 pub fn process_json(args: &[&str], terminal: bool) -> Value {
