@@ -4,12 +4,7 @@
 # and oxrun from this workspace, side by side, with every failure and skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build -q -p oci-conformance --bin oci-conformance
-RUSTFLAGS="-C target-feature=+crt-static" \
-  cargo build -q -p oci-conformance --bin oci-checker --target x86_64-unknown-linux-gnu
-runner="$CARGO_TARGET_DIR/debug/oci-conformance"
-checker="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/debug/oci-checker"
+. conformance/build.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
