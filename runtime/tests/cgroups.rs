@@ -452,6 +452,9 @@ fn exec_joins_the_cgroup_and_its_limits() {
         let listed: Vec<i32> = serde_json::from_str(ps.stdout.trim()).unwrap_or_default();
         let counted = read_host("pids", &id, "pids.current");
         finish(rt, &b, &id);
+        // Each runtime on its own, not only the two alike.
+        assert_eq!(joined, vec![true; 4], "[{}] {cg}", rt.name);
+        assert!(listed.contains(&pid), "[{}] ps: {listed:?}", rt.name);
         (joined, listed.contains(&pid), listed.len(), counted)
     });
 }
@@ -484,6 +487,9 @@ fn sub_cgroups_are_listed_killed_and_removed() {
             .map(|c| !host_cg(c, &id).exists())
             .collect();
         finish(rt, &b, &id);
+        assert!(listed.contains(&pid), "[{}] ps: {listed:?}", rt.name);
+        assert!(killed, "[{}] pid {pid} in a sub-cgroup survived", rt.name);
+        assert_eq!(gone, vec![true; 4], "[{}] cgroups left", rt.name);
         (listed.contains(&pid), killed, gone)
     });
 }
