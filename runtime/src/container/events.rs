@@ -121,6 +121,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, ContainerError> {
             "duration interval must be greater than 0".into(),
         ));
     }
+    // Go's limit (i64 nanoseconds, about 292 years): past it, and for an
+    // infinite parse, an error rather than a panic in Duration or Instant.
+    if total > i64::MAX as f64 / 1e9 {
+        return Err(bad());
+    }
     Ok(Duration::from_secs_f64(total))
 }
 
@@ -138,5 +143,7 @@ mod tests {
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("x").is_err());
+        assert!(parse_duration("9999999999999999999999h").is_err());
+        assert!(parse_duration(&format!("{}s", "9".repeat(400))).is_err());
     }
 }
