@@ -5,7 +5,6 @@
 use crate::sys;
 use oci_spec::runtime::Process;
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +43,6 @@ fn write_attr(rel: &str, value: &str) -> Result<(), LsmError> {
     if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
         return Err(err(std::io::Error::other("not on procfs")));
     }
-    let _ = fd.as_raw_fd();
     std::fs::File::from(fd)
         .write_all(value.as_bytes())
         .map_err(err)

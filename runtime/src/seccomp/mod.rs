@@ -534,24 +534,7 @@ pub fn prepare_profile(
     })
 }
 
-/// Compiles and loads a profile at once, for callers that have no listener
-/// to serve (a NOTIFY profile is refused): prefer [`prepare_profile`] and
-/// [`Prepared::install_at`].
-pub fn install(profile: &LinuxSeccomp) -> Result<(), SeccompError> {
-    let program = compile(profile)?;
-    if program.notify() {
-        return Err(SeccompError::NoListener);
-    }
-    load_filter(&program.filter, program.flags)
-        .map(drop)
-        .map_err(SeccompError::Load)
-}
-
 impl Prepared {
-    pub fn program(&self) -> &Program {
-        &self.program
-    }
-
     /// Loads the filter if `stage` is its stage, and hands a NOTIFY listener
     /// to the agent with the state `state(status)` returns.
     pub fn install_at(
