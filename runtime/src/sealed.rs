@@ -10,7 +10,7 @@
 //! only for the containers that need it.
 
 use crate::sys;
-use oci_spec::runtime::{Capability, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{Capability, LinuxCapabilities, LinuxNamespaceType, Spec};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -34,11 +34,17 @@ pub fn needed(spec: &Spec, extra: bool) -> bool {
     if userns {
         return false;
     }
-    let caps = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.capabilities().as_ref());
-    let has = caps.is_some_and(|c| {
+    extra
+        || grants_ptrace(
+            spec.process()
+                .as_ref()
+                .and_then(|p| p.capabilities().as_ref()),
+        )
+}
+
+/// Does any set of `caps` hold CAP_SYS_PTRACE?
+pub fn grants_ptrace(caps: Option<&LinuxCapabilities>) -> bool {
+    caps.is_some_and(|c| {
         [
             c.bounding(),
             c.effective(),
@@ -51,8 +57,7 @@ pub fn needed(spec: &Spec, extra: bool) -> bool {
             s.as_ref()
                 .is_some_and(|s| s.contains(&Capability::SysPtrace))
         })
-    });
-    has || extra
+    })
 }
 
 /// Re-executes this command from a read-only bind of its binary, unless it

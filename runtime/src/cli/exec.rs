@@ -137,14 +137,7 @@ fn build(a: &Args, c: &Container) -> anyhow::Result<Process> {
 pub fn run(a: Args, g: &Global) -> anyhow::Result<i32> {
     let mut c = Container::load(&g.root(), &a.id)?;
     let p = build(&a, &c)?;
-    let ptrace = p.capabilities().as_ref().is_some_and(|c| {
-        [c.bounding(), c.effective(), c.permitted()]
-            .iter()
-            .any(|s| {
-                s.as_ref()
-                    .is_some_and(|s| s.contains(&Capability::SysPtrace))
-            })
-    });
+    let ptrace = crate::sealed::grants_ptrace(p.capabilities().as_ref());
     if crate::sealed::needed(&c.state.config, ptrace) {
         // Returns only once we run from a read-only bind of our binary.
         drop(c);
