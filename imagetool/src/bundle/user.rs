@@ -143,21 +143,18 @@ fn resolve_with(
         None => (user, None),
     };
     let u = if u.is_empty() { "0" } else { u };
-    let entry = match parse_id(u) {
+    let (uid, entry) = match parse_id(u) {
         Some(id) => {
             let id = id?;
-            passwd.iter().find(|p| p.uid == id)
+            (id, passwd.iter().find(|p| p.uid == id))
         }
-        None => Some(
-            passwd
+        None => {
+            let p = passwd
                 .iter()
                 .find(|p| p.name == u)
-                .ok_or_else(|| UserError::NoSuchUser(u.to_string()))?,
-        ),
-    };
-    let uid = match entry {
-        Some(p) => p.uid,
-        None => parse_id(u).expect("numeric")?,
+                .ok_or_else(|| UserError::NoSuchUser(u.to_string()))?;
+            (p.uid, Some(p))
+        }
     };
     let mut gid = entry.map(|p| p.gid).unwrap_or(0);
     let home = entry
