@@ -338,18 +338,12 @@ fn make_bundle_cached(
     opts: &BundleOptions,
 ) -> Result<Spec, BundleError> {
     unpack::check_target(dir)?;
-    let diff_ids = config
-        .rootfs()
-        .diff_ids()
-        .iter()
-        .map(|d| d.parse())
-        .collect::<Result<Vec<oci_spec::image::Digest>, _>>()
-        .map_err(|e| BundleError::Io {
-            op: "parse diff_ids",
-            path: dir.to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
     let layers = image_layers(store, manifest, config)?;
+    // Parsed and checked by `image_layers`, which sets every one.
+    let diff_ids: Vec<_> = layers
+        .iter()
+        .filter_map(|l| l.expect.diff_id.clone())
+        .collect();
     let lowers = cache::LayerCache::new(store.root()).ensure(layers, &diff_ids, &opts.unpack)?;
     let existed = dir.exists();
     let rootfs = dir.join("rootfs");
