@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::Digest;
 use sha2::{Digest as _, Sha256};
 
-use super::{apply_layer, remove_tree, Layer, LayerError, Root, UnpackError, UnpackOptions};
+use super::{apply_layer, remove_tree, Layer, Root, UnpackError, UnpackOptions};
 
 /// Chain IDs (image-spec `config.md`): `chain(1) = diff_id(1)`,
 /// `chain(n) = sha256(chain(n-1) + " " + diff_id(n))`.
@@ -248,18 +248,7 @@ impl LayerCache {
             let applied = Root::open(&target)
                 .map_err(io_err("open", &target))
                 .and_then(|mut root| {
-                    apply_layer(&mut root, layer, opts).map_err(|e| match e {
-                        LayerError::Stream(source) => UnpackError::Stream {
-                            index,
-                            digest: digest.clone(),
-                            source,
-                        },
-                        LayerError::Apply(source) => UnpackError::Apply {
-                            index,
-                            digest: digest.clone(),
-                            source,
-                        },
-                    })
+                    apply_layer(&mut root, layer, opts).map_err(|e| e.at(index, digest))
                 });
             if !below.is_empty() {
                 unmount(&mnt).map_err(io_err("unmount", &mnt))?;

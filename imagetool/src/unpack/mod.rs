@@ -142,6 +142,24 @@ pub enum LayerError {
     Apply(#[from] ApplyError),
 }
 
+impl LayerError {
+    /// Tag with the layer's place in the image.
+    pub fn at(self, index: usize, digest: String) -> UnpackError {
+        match self {
+            LayerError::Stream(source) => UnpackError::Stream {
+                index,
+                digest,
+                source,
+            },
+            LayerError::Apply(source) => UnpackError::Apply {
+                index,
+                digest,
+                source,
+            },
+        }
+    }
+}
+
 /// Apply one layer onto `root`. Returns only after the blob digest, size and
 /// diff_id were checked at EOF; on error the root holds a partial layer and
 /// must be thrown away (which [`unpack_rootfs`] does).
@@ -207,18 +225,7 @@ pub fn unpack_rootfs<R: Read + Send + 'static>(
                 .as_ref()
                 .map(|d| d.to_string())
                 .unwrap_or_else(|| "unverified".into());
-            let stats = apply_layer(&mut root, layer, opts).map_err(|e| match e {
-                LayerError::Stream(source) => UnpackError::Stream {
-                    index,
-                    digest,
-                    source,
-                },
-                LayerError::Apply(source) => UnpackError::Apply {
-                    index,
-                    digest,
-                    source,
-                },
-            })?;
+            let stats = apply_layer(&mut root, layer, opts).map_err(|e| e.at(index, digest))?;
             all.push(stats);
         }
         Ok(all)
