@@ -59,7 +59,8 @@ pub enum RegistryError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Reference(#[from] ReferenceError),
-    #[error("{url}: {}", chain(source))]
+    // With its causes: reqwest's own message omits e.g. the TLS reason.
+    #[error("{url}: {}", crate::error_chain(source))]
     Http { url: String, source: reqwest::Error },
     #[error("{0}: transfer failed: {1}")]
     Transfer(String, std::io::Error),
@@ -79,21 +80,6 @@ pub enum RegistryError {
     BadCredentials(String),
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
-}
-
-/// An error with its causes (reqwest's own message omits e.g. the TLS reason).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
 }
 
 /// Connect to the registry of `r` with credentials from the options or the

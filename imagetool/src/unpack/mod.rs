@@ -23,17 +23,7 @@ pub use decompress::{Compression, Expect, StreamError};
 pub use paths::Root;
 pub use tar_apply::{ApplyError, ApplyStats};
 
-/// An error and its causes on one line ("a: b: c"), for messages and tests.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cur = c.source();
-    }
-    out
-}
+pub use crate::error_chain;
 
 /// One range of an id map, as in `--uid-map CONTAINER:HOST:SIZE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
