@@ -16,6 +16,7 @@ use oci_spec::runtime::{
 };
 
 use crate::store::Store;
+use crate::unpack::paths::RelPath;
 use crate::unpack::{self, cache, IdMap, Root, UnpackError, UnpackOptions};
 
 pub use user::{ExecUser, UserError};
@@ -65,23 +66,15 @@ pub fn normalise_volume(v: &str) -> Result<String, BundleError> {
     if v.contains('\0') {
         return Err(BundleError::Volume(v.into(), "contains NUL"));
     }
-    let mut parts: Vec<&str> = Vec::new();
-    for c in v.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    if parts.is_empty() {
+    let p = RelPath::default().resolve_lexically(v.as_bytes());
+    if p.is_root() {
         return Err(BundleError::Volume(
             v.into(),
             "resolves to the root directory",
         ));
     }
-    Ok(format!("/{}", parts.join("/")))
+    // Whole UTF-8 components of `v`: nothing lossy.
+    Ok(p.display())
 }
 
 /// The runtime spec for an image, per `conversion.md`. `rootfs` is read for

@@ -28,8 +28,8 @@ pub enum NameError {
 }
 
 /// A tar entry name, normalised: relative to the root, no `.`/`..`/empty
-/// components. An empty component list is the root itself.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// components. An empty component list (the default) is the root itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct RelPath {
     // Kept as one byte string ("a/b/c") so it can key the per-layer sets cheaply.
     joined: Vec<u8>,
@@ -282,7 +282,7 @@ impl Root {
         let rel = dir
             .strip_prefix(&root)
             .map_err(|_| io::Error::other("directory is outside the root"))?;
-        RelPath::parse(rel.as_os_str().as_bytes()).or_else(|_| Ok(RelPath { joined: Vec::new() }))
+        RelPath::parse(rel.as_os_str().as_bytes()).or_else(|_| Ok(RelPath::default()))
     }
 }
 
